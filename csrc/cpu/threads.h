@@ -1,0 +1,14 @@
+/* Internal thread helpers (the public ones are in fastnn.h). */
+#ifndef FNN_THREADS_H
+#define FNN_THREADS_H
+#include <stdint.h>
+
+void fnn_threads_init(void);
+/* 1 in a child forked after the pool was used (it then runs serially). */
+int fnn_forked_child(void);
+/* _OPENMP of the compiler that built fastnn, 0 without OpenMP. */
+int fnn_openmp_version(void);
+/* Threads worth using for `work` units when each thread should get at
+ * least `grain` of them: never more than fnn_get_num_threads(). */
+int fnn_threads_for(int64_t work, int64_t grain);
+#endif

@@ -1,0 +1,53 @@
+/* AVX-512 vectors: 16 floats or 8 doubles, with mask registers for compares
+ * and tails.  Include only inside the avx512 target region. */
+#ifndef FNN_VEC_AVX512_H
+#define FNN_VEC_AVX512_H
+#include <immintrin.h>
+#include <stdint.h>
+
+#define FNN_AVX512_COMMON(S, T, V, M, X, I, VL, MAGIC, BIAS, MANT)                                   \
+    typedef V vs_##S;                                                                                \
+    typedef M vsm_##S;                                                                               \
+    static inline V vs_##S##_load(const T *p) { return _mm512_loadu_##X(p); }                        \
+    static inline void vs_##S##_store(T *p, V v) { _mm512_storeu_##X(p, v); }                       \
+    static inline M fnn_avx512_tail_##S(int64_t n) { return (M)(n >= VL ? (M)~0u : (M)((1u << n) - 1u)); } \
+    static inline V vs_##S##_load_part(const T *p, int64_t n) {                                      \
+        return _mm512_maskz_loadu_##X(fnn_avx512_tail_##S(n), p);                                    \
+    }                                                                                                \
+    static inline void vs_##S##_store_part(T *p, V v, int64_t n) {                                   \
+        _mm512_mask_storeu_##X(p, fnn_avx512_tail_##S(n), v);                                        \
+    }                                                                                                \
+    static inline V vs_##S##_set1(T s) { return _mm512_set1_##X(s); }                                \
+    static inline V vs_##S##_add(V a, V b) { return _mm512_add_##X(a, b); }                          \
+    static inline V vs_##S##_sub(V a, V b) { return _mm512_sub_##X(a, b); }                          \
+    static inline V vs_##S##_mul(V a, V b) { return _mm512_mul_##X(a, b); }                          \
+    static inline V vs_##S##_div(V a, V b) { return _mm512_div_##X(a, b); }                          \
+    static inline V vs_##S##_fma(V a, V b, V c) { return _mm512_fmadd_##X(a, b, c); }                \
+    static inline V vs_##S##_fnma(V a, V b, V c) { return _mm512_fnmadd_##X(a, b, c); }              \
+    static inline V vs_##S##_fma_exact(V a, V b, V c) { return _mm512_fmadd_##X(a, b, c); }          \
+    static inline V vs_##S##_max(V a, V b) { return _mm512_max_##X(a, b); }                          \
+    static inline V vs_##S##_min(V a, V b) { return _mm512_min_##X(a, b); }                          \
+    static inline V vs_##S##_abs(V a) { return _mm512_abs_##X(a); }                                  \
+    static inline V vs_##S##_copysign(V mag, V sgn) {                                                \
+        V m = _mm512_set1_##X((T)-0.0);                                                              \
+        return _mm512_or_##X(_mm512_andnot_##X(m, mag), _mm512_and_##X(m, sgn));                     \
+    }                                                                                                \
+    static inline V vs_##S##_round(V a) {                                                            \
+        return _mm512_roundscale_##X(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);              \
+    }                                                                                                \
+    static inline M vs_##S##_lt(V a, V b) { return _mm512_cmp_##X##_mask(a, b, _CMP_LT_OQ); }       \
+    static inline M vs_##S##_gt(V a, V b) { return _mm512_cmp_##X##_mask(a, b, _CMP_GT_OQ); }       \
+    static inline M vs_##S##_eq(V a, V b) { return _mm512_cmp_##X##_mask(a, b, _CMP_EQ_OQ); }       \
+    static inline V vs_##S##_select(M m, V a, V b) { return _mm512_mask_blend_##X(m, b, a); }        \
+    static inline V vs_##S##_pow2i(V n) {                                                            \
+        __m512i b = _mm512_cast##X##_si512(_mm512_add_##X(n, _mm512_set1_##X((T)(MAGIC))));          \
+        b = _mm512_slli_epi##I(_mm512_add_epi##I(b, _mm512_set1_epi##I(BIAS)), MANT);                \
+        return _mm512_castsi512_##X(b);                                                              \
+    }                                                                                                \
+    static inline T vs_##S##_reduce_add(V v) { return _mm512_reduce_add_##X(v); }                   \
+    static inline T vs_##S##_reduce_max(V v) { return _mm512_reduce_max_##X(v); }
+
+FNN_AVX512_COMMON(f32, float, __m512, __mmask16, ps, 32, 16, 12582912.0f, 127, 23)
+FNN_AVX512_COMMON(f64, double, __m512d, __mmask8, pd, 64, 8, 6755399441055744.0, 1023, 52)
+#undef FNN_AVX512_COMMON
+#endif

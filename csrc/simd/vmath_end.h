@@ -1,0 +1,14 @@
+#undef v_poly
+#undef v_exp
+#undef v_expm1
+#undef v_exp_neg_half_sq
+#undef v_sigmoid
+#undef v_tanh
+#undef v_normal_cdf
+#undef FNN_EXP_DEG
+#undef FNN_EXP_HI
+#undef FNN_EXP_LO
+#undef FNN_LN2_HI
+#undef FNN_LN2_LO
+#undef FNN_ERFC_POLY
+#undef FNN_ERFC_DEG

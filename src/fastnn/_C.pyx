@@ -1,0 +1,231 @@
+# cython: language_level=3
+"""fastnn._C: the one bridge between Python and fastnn's C kernels.
+
+Every function here checks what it is handed (type, dtype, shape,
+contiguity), releases the GIL and calls C.  C error codes become Python
+exceptions.  No loop over elements runs here.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t
+
+cnp.import_array()
+
+cdef extern from "fastnn/fastnn.h" nogil:
+    int FNN_OK, FNN_EINVAL, FNN_ENOMEM, FNN_ENOTSUP, FNN_EOVERFLOW
+    int FNN_ACT_COUNT
+    int fnn_get_num_threads()
+    int fnn_set_num_threads(int n)
+    int fnn_get_isa()
+    int fnn_best_isa()
+    int fnn_set_isa(int isa)
+    const char *fnn_isa_name(int isa)
+    int fnn_act_forward_f32(int op, int64_t n, const float *x, float *y, float alpha)
+    int fnn_act_forward_f64(int op, int64_t n, const double *x, double *y, double alpha)
+    int fnn_act_backward_f32(int op, int64_t n, const float *g, const float *s, float *dx, float alpha)
+    int fnn_act_backward_f64(int op, int64_t n, const double *g, const double *s, double *dx, double alpha)
+    int fnn_row_forward_f32(int op, int64_t rows, int64_t cols, const float *x, float *y)
+    int fnn_row_forward_f64(int op, int64_t rows, int64_t cols, const double *x, double *y)
+    int fnn_row_backward_f32(int op, int64_t rows, int64_t cols, const float *g, const float *y, float *dx)
+    int fnn_row_backward_f64(int op, int64_t rows, int64_t cols, const double *g, const double *y, double *dx)
+
+cdef extern from "cpu/threads.h" nogil:
+    void fnn_threads_init()
+    int fnn_openmp_version()
+    int fnn_forked_child()
+
+cdef extern from *:
+    """
+    int fnn_kernel_count(void);
+    const char *fnn_kernel_base_name(int i);
+    const char *fnn_compiler(void);
+    """
+    int fnn_kernel_count()
+    const char *fnn_kernel_base_name(int i)
+    const char *fnn_compiler()
+
+fnn_threads_init()
+
+ISA_NAMES = ("generic", "avx2", "avx512")
+
+# ---------------------------------------------------------------- errors
+
+cdef int check_rc(int rc, str what) except -1:
+    if rc == FNN_OK:
+        return 0
+    if rc == FNN_ENOMEM:
+        raise MemoryError(f"{what}: out of memory for the workspace")
+    if rc == FNN_ENOTSUP:
+        raise RuntimeError(f"{what}: not supported on this CPU or build")
+    if rc == FNN_EOVERFLOW:
+        raise ValueError(f"{what}: array sizes overflow int64")
+    raise ValueError(f"{what}: invalid arguments (C error code {rc})")
+
+# ---------------------------------------------------------------- config
+
+def get_num_threads():
+    return fnn_get_num_threads()
+
+def set_num_threads(n):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: need n >= 1, got {n}")
+    check_rc(fnn_set_num_threads(min(int(n), 1 << 16)), "set_num_threads")
+
+def get_isa():
+    return ISA_NAMES[fnn_get_isa()]
+
+def isa_available():
+    return list(ISA_NAMES[:fnn_best_isa() + 1])
+
+def set_isa(name):
+    if not isinstance(name, str):
+        raise TypeError(f"set_isa: expected one of {ISA_NAMES}, got {type(name).__name__}")
+    if name not in ISA_NAMES:
+        raise ValueError(f"set_isa: unknown ISA {name!r}; choose one of {ISA_NAMES}")
+    cdef int isa = ISA_NAMES.index(name)
+    if fnn_set_isa(isa) != FNN_OK:
+        raise RuntimeError(f"set_isa: this CPU (or build) has no {name!r}; available: {isa_available()}")
+
+def kernel_names():
+    """Every kernel of the active ISA, by its C name."""
+    isa = get_isa()
+    return [f"{fnn_kernel_base_name(i).decode()}__{isa}" for i in range(fnn_kernel_count())]
+
+def openmp_version():
+    return fnn_openmp_version()
+
+def compiler():
+    return fnn_compiler().decode()
+
+def in_forked_child():
+    return bool(fnn_forked_child())
+
+# ---------------------------------------------------------------- activations
+# The Python layer (fastnn.ops) hands these C-contiguous float32/float64
+# arrays of matching dtype; they are re-checked here because C trusts them.
+
+cdef int _same(cnp.ndarray a, cnp.ndarray b, str what) except -1:
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_IS_C_CONTIGUOUS(b):
+        raise ValueError(f"{what}: arrays must be C-contiguous")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{what}: dtype mismatch {a.dtype} vs {b.dtype}")
+    if a.size != b.size:
+        raise ValueError(f"{what}: size mismatch {(<object>a).shape} vs {(<object>b).shape}")
+    if a.dtype != np.float32 and a.dtype != np.float64:
+        raise TypeError(f"{what}: unsupported dtype {a.dtype}")
+    return 0
+
+def act_forward(int op, cnp.ndarray x, cnp.ndarray y, double alpha):
+    _same(x, y, "act_forward")
+    if op < 0 or op >= FNN_ACT_COUNT:
+        raise ValueError(f"act_forward: unknown op {op}")
+    cdef int64_t n = x.size
+    cdef int rc
+    cdef void *px = cnp.PyArray_DATA(x)
+    cdef void *py = cnp.PyArray_DATA(y)
+    if x.dtype == np.float32:
+        with nogil:
+            rc = fnn_act_forward_f32(op, n, <const float *>px, <float *>py, <float>alpha)
+    else:
+        with nogil:
+            rc = fnn_act_forward_f64(op, n, <const double *>px, <double *>py, alpha)
+    check_rc(rc, "act_forward")
+
+def act_backward(int op, cnp.ndarray g, cnp.ndarray saved, cnp.ndarray dx, double alpha):
+    _same(g, saved, "act_backward")
+    _same(g, dx, "act_backward")
+    if op < 0 or op >= FNN_ACT_COUNT:
+        raise ValueError(f"act_backward: unknown op {op}")
+    cdef int64_t n = g.size
+    cdef int rc
+    cdef void *pg = cnp.PyArray_DATA(g)
+    cdef void *ps = cnp.PyArray_DATA(saved)
+    cdef void *pd = cnp.PyArray_DATA(dx)
+    if g.dtype == np.float32:
+        with nogil:
+            rc = fnn_act_backward_f32(op, n, <const float *>pg, <const float *>ps, <float *>pd, <float>alpha)
+    else:
+        with nogil:
+            rc = fnn_act_backward_f64(op, n, <const double *>pg, <const double *>ps, <double *>pd, alpha)
+    check_rc(rc, "act_backward")
+
+def row_forward(int op, cnp.ndarray x, cnp.ndarray y, int64_t cols):
+    """Softmax (op 0) or log-softmax (op 1) over contiguous rows of `cols`."""
+    _same(x, y, "row_forward")
+    cdef int64_t n = x.size
+    if cols <= 0 or n % cols:
+        raise ValueError(f"row_forward: {n} elements do not make rows of {cols}")
+    cdef int64_t rows = n // cols
+    cdef int rc
+    cdef void *px = cnp.PyArray_DATA(x)
+    cdef void *py = cnp.PyArray_DATA(y)
+    if x.dtype == np.float32:
+        with nogil:
+            rc = fnn_row_forward_f32(op, rows, cols, <const float *>px, <float *>py)
+    else:
+        with nogil:
+            rc = fnn_row_forward_f64(op, rows, cols, <const double *>px, <double *>py)
+    check_rc(rc, "row_forward")
+
+def row_backward(int op, cnp.ndarray g, cnp.ndarray y, cnp.ndarray dx, int64_t cols):
+    _same(g, y, "row_backward")
+    _same(g, dx, "row_backward")
+    cdef int64_t n = g.size
+    if cols <= 0 or n % cols:
+        raise ValueError(f"row_backward: {n} elements do not make rows of {cols}")
+    cdef int64_t rows = n // cols
+    cdef int rc
+    cdef void *pg = cnp.PyArray_DATA(g)
+    cdef void *py = cnp.PyArray_DATA(y)
+    cdef void *pd = cnp.PyArray_DATA(dx)
+    if g.dtype == np.float32:
+        with nogil:
+            rc = fnn_row_backward_f32(op, rows, cols, <const float *>pg, <const float *>py, <float *>pd)
+    else:
+        with nogil:
+            rc = fnn_row_backward_f64(op, rows, cols, <const double *>pg, <const double *>py, <double *>pd)
+    check_rc(rc, "row_backward")
+
+# ---------------------------------------------------------------- argument checks
+# Used by fastnn.ops and the layers, so every op reports bad input the same way.
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+def as_float_array(x, str op, str name="x"):
+    """x as a C-contiguous float32/float64 ndarray, or a clear TypeError."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{op}: {name} has dtype {x.dtype}; fastnn computes in float32 or float64")
+    return np.ascontiguousarray(x)
+
+def same_shape(a, b, str op, str a_name, str b_name):
+    if a.shape != b.shape:
+        raise ValueError(f"{op}: {a_name} has shape {a.shape} but {b_name} has shape {b.shape}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{op}: {a_name} is {a.dtype} but {b_name} is {b.dtype}")
+
+def output_for(out, shape, dtype, str op, inputs=()):
+    """A fresh output, or `out` checked to be exactly right.  An `out` that
+    overlaps an input without being that very array would be read after it
+    was written, so such an input is copied first (the copies are returned)."""
+    if out is None:
+        return np.empty(shape, dtype), tuple(inputs)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{op}: out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape) or out.dtype != dtype:
+        raise ValueError(f"{op}: out has shape {out.shape} and dtype {out.dtype}; "
+                         f"expected shape {tuple(shape)} and dtype {np.dtype(dtype)}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{op}: out must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError(f"{op}: out is read-only")
+    fixed = []
+    for a in inputs:
+        if np.may_share_memory(a, out) and not (a.__array_interface__["data"][0] == out.__array_interface__["data"][0]
+                                                and a.shape == out.shape):
+            a = a.copy()
+        fixed.append(a)
+    return out, tuple(fixed)

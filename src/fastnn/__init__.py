@@ -1,0 +1,27 @@
+"""fastnn: fast neural-network kernels for the CPU, with a PyTorch-shaped API on NumPy arrays."""
+import os as _os
+
+from . import _C
+
+__version__ = "0.1.0"
+
+
+def _pick_isa_at_import():
+    forced = _os.environ.get("FASTNN_ISA", "").strip()
+    if not forced:
+        _C.set_isa(_C.isa_available()[-1])
+        return
+    if forced not in _C.ISA_NAMES:
+        raise ImportError(f"FASTNN_ISA={forced!r} is not an ISA; choose one of {_C.ISA_NAMES}")
+    if forced not in _C.isa_available():
+        raise ImportError(f"FASTNN_ISA={forced!r}, but this CPU (or build) offers only {_C.isa_available()}")
+    _C.set_isa(forced)
+
+
+_pick_isa_at_import()
+
+from ._config import config, show_config, get_num_threads, set_num_threads, set_isa, get_isa, get_include  # noqa: E402
+from . import ops  # noqa: E402
+
+__all__ = ["__version__", "config", "show_config", "get_num_threads", "set_num_threads",
+           "set_isa", "get_isa", "get_include", "ops"]

@@ -1,0 +1,55 @@
+"""Run-time configuration: ISA, threads, and what the build holds."""
+import os
+
+from . import _C
+
+
+def get_num_threads():
+    """Threads a kernel called now would use (threadpoolctl's limits included)."""
+    return _C.get_num_threads()
+
+
+def set_num_threads(n):
+    """Use n threads in fastnn's kernels (also sets OpenMP's default for this thread)."""
+    _C.set_num_threads(n)
+
+
+def get_isa():
+    """The instruction set whose kernels run now: 'generic', 'avx2' or 'avx512'."""
+    return _C.get_isa()
+
+
+def set_isa(name):
+    """Switch every kernel to the named ISA (one the CPU has); not while a kernel runs."""
+    _C.set_isa(name)
+
+
+def get_include():
+    """Directory holding fastnn's public C headers (fastnn/fastnn.h) and .pxd files."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.join(here, "include")
+
+
+def config():
+    """A dict describing this build and process."""
+    from . import __version__
+    return {
+        "version": __version__,
+        "isa": _C.get_isa(),
+        "isa_available": _C.isa_available(),
+        "num_threads": _C.get_num_threads(),
+        "openmp": _C.openmp_version(),
+        "compiler": _C.compiler(),
+        "kernels": _C.kernel_names(),
+    }
+
+
+def show_config():
+    """Print config() for people."""
+    c = config()
+    print(f"fastnn {c['version']}")
+    print(f"  isa:           {c['isa']} (available: {', '.join(c['isa_available'])})")
+    print(f"  num_threads:   {c['num_threads']}")
+    print(f"  openmp:        {c['openmp'] or 'no'}")
+    print(f"  compiler:      {c['compiler']}")
+    print(f"  kernels:       {len(c['kernels'])} for {c['isa']}")
