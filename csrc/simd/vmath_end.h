@@ -12,3 +12,11 @@
 #undef FNN_LN2_LO
 #undef FNN_ERFC_POLY
 #undef FNN_ERFC_DEG
+#undef v_relu
+#undef v_leaky_relu
+#undef v_gelu
+#undef v_gelu_tanh_u2
+#undef v_gelu_tanh
+#undef v_activation
+#undef FNN_GELU_K0
+#undef FNN_GELU_K1

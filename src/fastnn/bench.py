@@ -1,0 +1,207 @@
+"""Benchmark workloads shared by benchmarks/ (pytest-benchmark) and `fastnn bench`.
+
+A workload builds its data once and returns one callable per contender:
+"fastnn", "numpy" (always) and "torch" (when importable), all computing the
+same thing on the same float32 data.  `run()` times the contenders
+interleaved, round by round, so a slow phase of a shared machine hits all of
+them alike, and reports medians and ratios (numpy time / fastnn time, so
+> 1 means fastnn is faster).
+"""
+import math
+import time
+
+import numpy as np
+
+WORKLOADS = []
+
+
+def workload(group, name, *, sizes=None, quick=None, flops=None, nbytes=None):
+    """Register `make(size) -> {contender: callable}` under group/name."""
+    def deco(make):
+        for size in (sizes or [None]):
+            WORKLOADS.append(Workload(group, name, size, make, quick is None or size in quick, flops, nbytes))
+        return make
+    return deco
+
+
+class Workload:
+    def __init__(self, group, name, size, make, quick, flops, nbytes):
+        self.group, self.name, self.size, self._make = group, name, size, make
+        self.quick, self._flops, self._nbytes = quick, flops, nbytes
+
+    @property
+    def id(self):
+        return f"{self.group}/{self.name}" + ("" if self.size is None else f"[{self.size:g}]")
+
+    def make(self):
+        return self._make(self.size) if self.size is not None else self._make()
+
+    def flops(self):
+        return self._flops(self.size) if self._flops else None
+
+    def nbytes(self):
+        return self._nbytes(self.size) if self._nbytes else None
+
+
+def select(groups=None, quick=False):
+    return [w for w in WORKLOADS if (groups is None or w.group in groups) and (w.quick or not quick)]
+
+
+def torch_or_none():
+    try:
+        import torch
+    except Exception:  # not installed, or broken: the column is simply absent
+        return None
+    return torch
+
+
+def _time_once(fn, number):
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def run(workloads, *, min_time=0.2, rounds=7, progress=None):
+    """Time each workload's contenders interleaved; returns a list of dicts."""
+    results = []
+    for w in workloads:
+        fns = w.make()
+        for fn in fns.values():
+            fn()  # warm up: first-touch pages, thread pool, caches
+        # calls per timing so one timing lasts about min_time / rounds
+        per = {k: max(_time_once(f, 1), 1e-7) for k, f in fns.items()}
+        number = {k: max(1, int(min_time / rounds / t)) for k, t in per.items()}
+        times = {k: [] for k in fns}
+        for _ in range(rounds):
+            for k, f in fns.items():
+                times[k].append(_time_once(f, number[k]))
+        med = {k: float(np.median(v)) for k, v in times.items()}
+        row = {"id": w.id, "group": w.group, "name": w.name, "size": w.size,
+               "median_s": med, "ratio_vs_numpy": med["numpy"] / med["fastnn"]}
+        if "torch" in med:
+            row["ratio_vs_torch"] = med["torch"] / med["fastnn"]
+        fl, nb = w.flops(), w.nbytes()
+        if fl:
+            row["gflops"] = {k: fl / t / 1e9 for k, t in med.items()}
+        if nb:
+            row["gbytes_per_s"] = {k: nb / t / 1e9 for k, t in med.items()}
+        results.append(row)
+        if progress:
+            progress(row)
+    return results
+
+
+def format_row(r):
+    t = r["median_s"]
+    s = f"{r['id']:<40} fastnn {t['fastnn'] * 1e3:9.3f} ms  numpy {t['numpy'] * 1e3:9.3f} ms  x{r['ratio_vs_numpy']:6.2f}"
+    if "ratio_vs_torch" in r:
+        s += f"  torch {t['torch'] * 1e3:9.3f} ms  x{r['ratio_vs_torch']:6.2f}"
+    if "gflops" in r:
+        s += f"  {r['gflops']['fastnn']:7.1f} GFLOPS"
+    if "gbytes_per_s" in r:
+        s += f"  {r['gbytes_per_s']['fastnn']:6.1f} GB/s"
+    return s
+
+
+# ---------------------------------------------------------------- activations
+
+ACT_SIZES = [100_000, 1_000_000, 16_000_000]
+
+
+def _act_data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n, dtype=np.float32) * 3
+    g = rng.standard_normal(n, dtype=np.float32)
+    return x, g
+
+
+def _erf():
+    from scipy.special import erf
+    return erf
+
+
+def _unary_workload(name, fnn_fn, np_fn, torch_fn):
+    def make(n):
+        from . import ops  # noqa: F401
+        x, g = _act_data(int(n))
+        out = np.empty_like(x)
+        fns = {"fastnn": lambda: fnn_fn(x, g, out), "numpy": lambda: np_fn(x, g)}
+        torch = torch_or_none()
+        if torch is not None:
+            tx, tg = torch.from_numpy(x), torch.from_numpy(g)
+            fns["torch"] = lambda: torch_fn(torch, tx, tg)
+        return fns
+    workload("activations", name, sizes=ACT_SIZES, quick=[1_000_000],
+             nbytes=lambda n: 8 * n if "backward" not in name else 12 * n)(make)
+
+
+def _register_activations():
+    from . import ops
+    s2 = 1 / math.sqrt(2)
+    inv_sqrt_2pi = 1 / math.sqrt(2 * math.pi)
+
+    _unary_workload("relu", lambda x, g, o: ops.relu(x, out=o), lambda x, g: np.maximum(x, 0),
+                    lambda t, x, g: t.relu(x))
+    _unary_workload("relu_backward", lambda x, g, o: ops.relu_backward(g, x, out=o),
+                    lambda x, g: np.where(x > 0, g, 0), lambda t, x, g: t.ops.aten.threshold_backward(g, x, 0))
+    _unary_workload("sigmoid", lambda x, g, o: ops.sigmoid(x, out=o), lambda x, g: 1 / (1 + np.exp(-x)),
+                    lambda t, x, g: t.sigmoid(x))
+    _unary_workload("sigmoid_backward", lambda x, g, o: ops.sigmoid_backward(g, x, out=o),
+                    lambda x, g: g * x * (1 - x), lambda t, x, g: t.ops.aten.sigmoid_backward(g, x))
+    _unary_workload("tanh", lambda x, g, o: ops.tanh(x, out=o), lambda x, g: np.tanh(x),
+                    lambda t, x, g: t.tanh(x))
+    _unary_workload("tanh_backward", lambda x, g, o: ops.tanh_backward(g, x, out=o),
+                    lambda x, g: g * (1 - x * x), lambda t, x, g: t.ops.aten.tanh_backward(g, x))
+    _unary_workload("gelu", lambda x, g, o: ops.gelu(x, out=o),
+                    lambda x, g: x * np.float32(0.5) * (1 + _erf()(x * np.float32(s2))),
+                    lambda t, x, g: t.nn.functional.gelu(x))
+    _unary_workload("gelu_backward", lambda x, g, o: ops.gelu_backward(g, x, out=o),
+                    lambda x, g: g * (np.float32(0.5) * (1 + _erf()(x * np.float32(s2)))
+                                      + x * np.exp(np.float32(-0.5) * x * x) * np.float32(inv_sqrt_2pi)),
+                    lambda t, x, g: t.ops.aten.gelu_backward(g, x))
+
+    def rows(name, fnn_fn, np_fn, torch_fn):
+        def make(n):
+            x, g = _act_data(int(n))
+            x, g = x.reshape(-1, 1000), g.reshape(-1, 1000)
+            y = ops.softmax(x) if "backward" in name and "log" not in name else (
+                ops.log_softmax(x) if "backward" in name else x)
+            fns = {"fastnn": lambda: fnn_fn(y, g), "numpy": lambda: np_fn(y, g)}
+            torch = torch_or_none()
+            if torch is not None:
+                ty, tg = torch.from_numpy(y), torch.from_numpy(g)
+                fns["torch"] = lambda: torch_fn(torch, ty, tg)
+            return fns
+        workload("activations", name, sizes=ACT_SIZES, quick=[1_000_000],
+                 nbytes=lambda n: 8 * n if "backward" not in name else 12 * n)(make)
+
+    def np_softmax(x):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def np_log_softmax(x):
+        s = x - x.max(axis=1, keepdims=True)
+        return s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+
+    rows("softmax", lambda x, g: ops.softmax(x), lambda x, g: np_softmax(x),
+         lambda t, x, g: t.softmax(x, 1))
+    rows("softmax_backward", lambda y, g: ops.softmax_backward(g, y),
+         lambda y, g: y * (g - (g * y).sum(axis=1, keepdims=True)),
+         lambda t, y, g: t.ops.aten._softmax_backward_data(g, y, 1, t.float32))
+    rows("log_softmax", lambda x, g: ops.log_softmax(x), lambda x, g: np_log_softmax(x),
+         lambda t, x, g: t.log_softmax(x, 1))
+    rows("log_softmax_backward", lambda y, g: ops.log_softmax_backward(g, y),
+         lambda y, g: g - np.exp(y) * g.sum(axis=1, keepdims=True),
+         lambda t, y, g: t.ops.aten._log_softmax_backward_data(g, y, 1, t.float32))
+
+    def make_copy(n):
+        x, _ = _act_data(int(n))
+        out = np.empty_like(x)
+        # The machine's copy bandwidth, for relu's streaming target: both
+        # columns copy (numpy with one core, fastnn's relu is the contender).
+        return {"fastnn": lambda: ops.relu(x, out=out), "numpy": lambda: np.copyto(out, x)}
+    workload("memory", "relu_vs_copy", sizes=[16_000_000], quick=[16_000_000], nbytes=lambda n: 8 * n)(make_copy)
+
+
+_register_activations()
