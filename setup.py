@@ -65,7 +65,10 @@ def copy_public_headers():
 copy_public_headers()
 c_sources = sorted(glob(os.path.join(CSRC, "**", "*.c"), recursive=True))
 macros = isa_macros() + [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
-compile_args = ["-O3", "-fopenmp", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-function"]
+# -ffp-contract=off: the vector math relies on error-free transformations
+# (two-sum, fma residuals) that a compiler-fused a*b+c would silently break;
+# every fused multiply-add we want is written explicitly.
+compile_args = ["-O3", "-fopenmp", "-fno-math-errno", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-function"]
 if sys.platform == "darwin":
     compile_args = [a for a in compile_args if a != "-fopenmp"] + ["-Xpreprocessor", "-fopenmp"]
 
@@ -76,6 +79,9 @@ ext = Extension(
     define_macros=macros,
     extra_compile_args=compile_args,
     extra_link_args=["-fopenmp"],
+    # kernel bodies are .inc/.h files included per ISA: any change rebuilds
+    depends=sorted(glob(os.path.join(CSRC, "**", "*.inc"), recursive=True)
+                   + glob(os.path.join(CSRC, "**", "*.h"), recursive=True)),
 )
 
 setup(

@@ -1,10 +1,12 @@
 #undef v_poly
 #undef v_exp
 #undef v_expm1
-#undef v_exp_neg_half_sq
+#undef v_exp_parts
+#undef v_scale
+#undef v_sigmoid2_parts
 #undef v_sigmoid
 #undef v_tanh
-#undef v_normal_cdf
+#undef v_normal_tail
 #undef FNN_EXP_DEG
 #undef FNN_EXP_HI
 #undef FNN_EXP_LO
@@ -18,5 +20,9 @@
 #undef v_gelu_tanh_u2
 #undef v_gelu_tanh
 #undef v_activation
-#undef FNN_GELU_K0
-#undef FNN_GELU_K1
+#undef FNN_GELU_A_HI
+#undef FNN_GELU_A_LO
+#undef FNN_GELU_B_HI
+#undef FNN_GELU_B_LO
+#undef v_normal_cdf_near0
+#undef FNN_PHI0_DEG

@@ -199,7 +199,7 @@ def as_float_array(x, str op, str name="x"):
         raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(x).__name__}")
     if x.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{op}: {name} has dtype {x.dtype}; fastnn computes in float32 or float64")
-    return np.ascontiguousarray(x)
+    return x if x.flags.c_contiguous else np.array(x, order="C")  # keeps 0-d arrays 0-d
 
 def same_shape(a, b, str op, str a_name, str b_name):
     if a.shape != b.shape:
