@@ -185,19 +185,18 @@ class Module:
 
     # ------------------------------------------------------------ state
     def state_dict(self):
-        """Parameters and buffers by dotted name, copied."""
+        """Parameters and buffers by dotted name, copied (PyTorch's order:
+        module by module, its parameters, then its buffers)."""
         out = OrderedDict()
-        for name, p in self.named_parameters():
-            out[name] = p.data.copy()
-        for name, b in self.named_buffers():
-            out[name] = np.array(b, copy=True)
+        for name, (kind, target) in self._state_targets().items():
+            out[name] = target.data.copy() if kind == "param" else np.array(getattr(*target), copy=True)
         return out
 
     def _state_targets(self):
         t = OrderedDict()
-        for name, p in self.named_parameters():
-            t[name] = ("param", p)
         for mname, m in self.named_modules():
+            for pname, p in m._parameters.items():
+                t[f"{mname}.{pname}" if mname else pname] = ("param", p)
             for bname, b in m._buffers.items():
                 if b is not None:
                     t[f"{mname}.{bname}" if mname else bname] = ("buffer", (m, bname))
