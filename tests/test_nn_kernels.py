@@ -273,3 +273,43 @@ def test_optim_kernel_argument_checks():
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         _C.sgd_step(ro, p, None, 0.1, 0.0, 0.0, 0.0, False, True)
+
+
+# ---------------------------------------------------------------- random shapes (every vector tail)
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from nn_helpers import examples  # noqa: E402
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(rows=st.integers(1, 9), cols=st.integers(1, 70), width=st.integers(1, 40), seed=st.integers(0, 2**31),
+       dtype=st.sampled_from(DTYPES))
+def test_random_shapes_on_every_isa(rows, cols, width, seed, dtype):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, cols)) * 3).astype(dtype)
+    g = rng.standard_normal((rows, cols)).astype(dtype)
+    w, b = rng.standard_normal(cols).astype(dtype), rng.standard_normal(cols).astype(dtype)
+    t = rng.integers(0, cols, rows)
+    xb = rng.standard_normal((rows + 1, 3, width)).astype(dtype)
+    gb = rng.standard_normal(xb.shape).astype(dtype)
+    wb = rng.standard_normal(3).astype(dtype)
+    rtol = tol(dtype, 1e-4, 1e-10)
+    for isa_name in ISAS:
+        with using(isa=isa_name):
+            loss, grad = ops.cross_entropy(x, t)
+            ref_loss, ref_grad = _ce_ref(x, np.eye(cols)[t], "mean")
+            np.testing.assert_allclose(loss, ref_loss, rtol=rtol, atol=rtol)
+            np.testing.assert_allclose(grad, ref_grad, rtol=rtol, atol=rtol)
+            y, mean, rstd = ops.layer_norm(x, w, b)
+            dx, dw, db = ops.layer_norm_backward(g, x, w, mean, rstd)
+            ry, _, _, rdx, rdw, rdb = _ln_ref(x, w, b, 1e-5, g)
+            for a, r in ((y, ry), (dx, rdx), (dw, rdw), (db, rdb)):
+                np.testing.assert_allclose(a, r, rtol=rtol, atol=rtol * 10)
+            rm, rv = np.zeros(3, dtype), np.ones(3, dtype)
+            yb, sm, sr = ops.batch_norm(xb, rm, rv, wb, None, training=True)
+            dxb, dwb, dbb = ops.batch_norm_backward(gb, xb, wb, sm, sr, training=True)
+            ry, rrm, rrv, rdx, rdw, rdb = _bn_ref(xb, wb, np.zeros(3, dtype), 1e-5, gb, True, np.zeros(3),
+                                                  np.ones(3), 0.1)
+            for a, r in ((yb, ry), (rm, rrm), (rv, rrv), (dxb, rdx), (dwb, rdw), (dbb, rdb)):
+                np.testing.assert_allclose(a, r, rtol=rtol, atol=rtol * 10)
