@@ -262,3 +262,31 @@ def test_training_a_model_needs_linear():
             opt.step()
     model.eval()
     assert (model(Xt).argmax(1) == yt).mean() > 0.9
+
+
+def test_no_large_allocations_per_step():
+    import tracemalloc
+    from fastnn import optim
+    model = nn.Sequential(nn.LayerNorm(256), nn.GELU(), nn.BatchNorm1d(256), nn.Dropout(0.2), nn.ReLU(),
+                          nn.Tanh(), nn.Sigmoid(), nn.LeakyReLU(), nn.Softmax(-1))
+    loss_fn = nn.CrossEntropyLoss()
+    opt = optim.Adam(model.parameters())
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((512, 256)).astype(np.float32)  # 512 KiB per activation
+    t = rng.integers(0, 256, 512)
+
+    def step():
+        loss_fn(model(x), t)
+        opt.zero_grad()
+        model.backward(loss_fn.backward())
+        opt.step()
+    step()
+    step()
+    tracemalloc.start()
+    try:
+        step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # NumPy's fixed-size ufunc casting buffers are allowed; nothing the size of an activation
+    assert peak < x.nbytes // 4, f"a training step allocated {peak} bytes (an activation is {x.nbytes})"
