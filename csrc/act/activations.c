@@ -17,17 +17,6 @@ static const int64_t fnn_act_grain[FNN_ACT_COUNT] = {
 };
 #define FNN_ROW_GRAIN (1 << 13)
 
-/* Thread t of nt gets [lo, lo+len), cut at multiples of 16 elements so no
- * two threads write one cache line. */
-static void fnn_split_range(int64_t n, int t, int nt, int64_t *lo, int64_t *len) {
-    int64_t units = (n + 15) / 16;
-    int64_t a = units * t / nt * 16, b = units * (t + 1) / nt * 16;
-    if (b > n) b = n;
-    if (a > n) a = n;
-    *lo = a;
-    *len = b - a;
-}
-
 #define FNN_FWD_ENTRY(unused, o) fnn_active->FNN_CAT(o##_fwd_, DT),
 #define FNN_BWD_ENTRY(unused, o) fnn_active->FNN_CAT(o##_bwd_, DT),
 

@@ -19,6 +19,55 @@ typedef void fnn_row_fwd_f64_t(int64_t cols, const double *x, double *y);
 typedef void fnn_row_bwd_f32_t(int64_t cols, const float *g, const float *y, float *dx);
 typedef void fnn_row_bwd_f64_t(int64_t cols, const double *g, const double *y, double *dx);
 
+/* Fused cross-entropy of one row of logits (act/cross_entropy_body.inc):
+ * writes grad = (softmax(x) * sum(t) - t) * grad_scale, where t is the one-hot
+ * row of class `target` (index form) or the given row of probabilities, and
+ * returns the row's loss -sum(t * log_softmax(x)). */
+typedef double fnn_ce_index_row_f32_t(int64_t cols, const float *x, int64_t target, float grad_scale, float *grad);
+typedef double fnn_ce_index_row_f64_t(int64_t cols, const double *x, int64_t target, double grad_scale, double *grad);
+typedef double fnn_ce_prob_row_f32_t(int64_t cols, const float *x, const float *t, float grad_scale, float *grad);
+typedef double fnn_ce_prob_row_f64_t(int64_t cols, const double *x, const double *t, double grad_scale, double *grad);
+
+/* Normalisation (norm/norm_body.inc).  Layer norm works on one contiguous
+ * row; the backward adds the row's parameter-gradient terms to dw_acc and
+ * db_acc.  Batch norm works on one channel: `rows` segments of `width`
+ * contiguous elements, `ld` elements apart. */
+typedef void fnn_ln_fwd_row_f32_t(int64_t cols, const float *x, const float *w, const float *b, float eps,
+                                  float *y, float *mean, float *rstd);
+typedef void fnn_ln_fwd_row_f64_t(int64_t cols, const double *x, const double *w, const double *b, double eps,
+                                  double *y, double *mean, double *rstd);
+typedef void fnn_ln_bwd_row_f32_t(int64_t cols, const float *g, const float *x, const float *w, float mean,
+                                  float rstd, float *dx, float *dw_acc, float *db_acc);
+typedef void fnn_ln_bwd_row_f64_t(int64_t cols, const double *g, const double *x, const double *w, double mean,
+                                  double rstd, double *dx, double *dw_acc, double *db_acc);
+typedef void fnn_bn_stats_f32_t(int64_t rows, int64_t ld, int64_t width, const float *x, float *mean, float *var);
+typedef void fnn_bn_stats_f64_t(int64_t rows, int64_t ld, int64_t width, const double *x, double *mean, double *var);
+typedef void fnn_bn_affine_f32_t(int64_t rows, int64_t ld, int64_t width, const float *x, float scale, float shift, float *y);
+typedef void fnn_bn_affine_f64_t(int64_t rows, int64_t ld, int64_t width, const double *x, double scale, double shift,
+                                 double *y);
+typedef void fnn_bn_bwd_f32_t(int64_t rows, int64_t ld, int64_t width, const float *g, const float *x, float mean,
+                              float rstd, float weight, int training, float *dx, float *dw, float *db);
+typedef void fnn_bn_bwd_f64_t(int64_t rows, int64_t ld, int64_t width, const double *g, const double *x, double mean,
+                              double rstd, double weight, int training, double *dx, double *dw, double *db);
+
+/* Optimizer updates (optim/optim_body.inc): one fused pass over n elements
+ * of a parameter, its gradient and up to three state arrays. */
+typedef struct fnn_optim_hyper {
+    double lr, weight_decay;
+    double momentum, dampening; /* SGD, RMSprop */
+    double beta1, beta2, eps;   /* Adam, AdamW (eps also RMSprop) */
+    double alpha;               /* RMSprop */
+    double step_size;           /* Adam, AdamW: lr / (1 - beta1^step) */
+    double bias_correction2_sqrt; /* Adam, AdamW: sqrt(1 - beta2^step) */
+    int nesterov;               /* SGD */
+    int first_step;             /* SGD: the momentum buffer starts as the gradient */
+    int centered;               /* RMSprop */
+} fnn_optim_hyper;
+typedef void fnn_optim_step_f32_t(int64_t n, float *param, const float *grad, float *s0, float *s1, float *s2,
+                                  const fnn_optim_hyper *h);
+typedef void fnn_optim_step_f64_t(int64_t n, double *param, const double *grad, double *s0, double *s1, double *s2,
+                                  const fnn_optim_hyper *h);
+
 /* Activations, in act/act_body.inc.  FNN_ACT_UNARY_OPS is also the order of
  * the FNN_ACT_* op codes of fastnn.h. */
 #define FNN_ACT_UNARY_OPS(X, K) X(K, relu) X(K, leaky_relu) X(K, sigmoid) X(K, tanh) X(K, gelu) X(K, gelu_tanh)
@@ -30,7 +79,21 @@ typedef void fnn_row_bwd_f64_t(int64_t cols, const double *g, const double *y, d
 /* Every kernel of every area: K(name, signature). */
 #define FNN_KERNEL_LIST(K)                          \
     FNN_ACT_UNARY_OPS(FNN_ACT_UNARY_KERNELS_, K)    \
-    FNN_ACT_ROW_OPS(FNN_ACT_ROW_KERNELS_, K)
+    FNN_ACT_ROW_OPS(FNN_ACT_ROW_KERNELS_, K)        \
+    FNN_CE_KERNELS(K)                               \
+    FNN_NORM_KERNELS(K)                             \
+    FNN_OPTIM_KERNELS(K)
+
+/* Cross-entropy, in act/cross_entropy_body.inc. */
+#define FNN_CE_KERNELS(K) K(cross_entropy_index_row, fnn_ce_index_row) K(cross_entropy_prob_row, fnn_ce_prob_row)
+/* Normalisation, in norm/norm_body.inc. */
+#define FNN_NORM_KERNELS(K)                                                            \
+    K(layer_norm_fwd_row, fnn_ln_fwd_row) K(layer_norm_bwd_row, fnn_ln_bwd_row)       \
+    K(batch_norm_stats, fnn_bn_stats) K(batch_norm_affine, fnn_bn_affine) K(batch_norm_bwd, fnn_bn_bwd)
+/* Optimizer updates, in optim/optim_body.inc. */
+#define FNN_OPTIM_KERNELS(K)                                                           \
+    K(sgd_step, fnn_optim_step) K(adam_step, fnn_optim_step) K(adamw_step, fnn_optim_step) \
+    K(rmsprop_step, fnn_optim_step)
 
 typedef struct fnn_kernel_table {
     const char *isa;

@@ -11,4 +11,15 @@ int fnn_openmp_version(void);
 /* Threads worth using for `work` units when each thread should get at
  * least `grain` of them: never more than fnn_get_num_threads(). */
 int fnn_threads_for(int64_t work, int64_t grain);
+
+/* Thread t of nt gets [lo, lo+len) of n elements, cut at multiples of 16
+ * elements so no two threads write one cache line. */
+static inline void fnn_split_range(int64_t n, int t, int nt, int64_t *lo, int64_t *len) {
+    int64_t units = (n + 15) / 16;
+    int64_t a = units * t / nt * 16, b = units * (t + 1) / nt * 16;
+    if (b > n) b = n;
+    if (a > n) a = n;
+    *lo = a;
+    *len = b - a;
+}
 #endif

@@ -56,6 +56,7 @@
 #define v_sub VS(sub)
 #define v_mul VS(mul)
 #define v_div VS(div)
+#define v_sqrt VS(sqrt)
 #define v_fma VS(fma)
 #define v_fnma VS(fnma)
 #define v_fma_exact VS(fma_exact)

@@ -15,6 +15,7 @@
     static inline V vs_##S##_sub(V a, V b) { return _mm256_sub_##X(a, b); }                          \
     static inline V vs_##S##_mul(V a, V b) { return _mm256_mul_##X(a, b); }                          \
     static inline V vs_##S##_div(V a, V b) { return _mm256_div_##X(a, b); }                          \
+    static inline V vs_##S##_sqrt(V a) { return _mm256_sqrt_##X(a); }                                \
     static inline V vs_##S##_fma(V a, V b, V c) { return _mm256_fmadd_##X(a, b, c); }                \
     static inline V vs_##S##_fnma(V a, V b, V c) { return _mm256_fnmadd_##X(a, b, c); }              \
     static inline V vs_##S##_fma_exact(V a, V b, V c) { return _mm256_fmadd_##X(a, b, c); }          \

@@ -22,6 +22,7 @@
     static inline V vs_##S##_sub(V a, V b) { return _mm512_sub_##X(a, b); }                          \
     static inline V vs_##S##_mul(V a, V b) { return _mm512_mul_##X(a, b); }                          \
     static inline V vs_##S##_div(V a, V b) { return _mm512_div_##X(a, b); }                          \
+    static inline V vs_##S##_sqrt(V a) { return _mm512_sqrt_##X(a); }                                \
     static inline V vs_##S##_fma(V a, V b, V c) { return _mm512_fmadd_##X(a, b, c); }                \
     static inline V vs_##S##_fnma(V a, V b, V c) { return _mm512_fnmadd_##X(a, b, c); }              \
     static inline V vs_##S##_fma_exact(V a, V b, V c) { return _mm512_fmadd_##X(a, b, c); }          \

@@ -205,3 +205,93 @@ def _register_activations():
 
 
 _register_activations()
+
+
+# ---------------------------------------------------------------- losses, normalisation, optimizers
+
+def _register_nn():
+    from . import _C, ops
+
+    def make_ce(rows):
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((int(rows), 1000), dtype=np.float32)
+        t = rng.integers(0, 1000, int(rows))
+        r = np.arange(int(rows))
+
+        def numpy_ce():
+            m = x.max(1, keepdims=True)
+            e = np.exp(x - m)
+            s = e.sum(1, keepdims=True)
+            loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - x[r, t]))
+            g = e / s
+            g[r, t] -= 1
+            return loss, g / len(r)
+        fns = {"fastnn": lambda: ops.cross_entropy(x, t), "numpy": numpy_ce}
+        torch = torch_or_none()
+        if torch is not None:
+            tx, tt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(t)
+
+            def torch_ce():
+                tx.grad = None
+                torch.nn.functional.cross_entropy(tx, tt).backward()
+            fns["torch"] = torch_ce
+        return fns
+    workload("nn", "cross_entropy_fwd_bwd", sizes=[64, 1024], quick=[1024])(make_ce)
+
+    def make_ln(rows):
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((int(rows), 1024), dtype=np.float32)
+        w, b = np.ones(1024, np.float32), np.zeros(1024, np.float32)
+
+        def numpy_ln():
+            m = x.mean(1, keepdims=True)
+            return (x - m) / np.sqrt(x.var(1, keepdims=True) + np.float32(1e-5)) * w + b
+        fns = {"fastnn": lambda: ops.layer_norm(x, w, b), "numpy": numpy_ln}
+        torch = torch_or_none()
+        if torch is not None:
+            tx, tw, tb = (torch.from_numpy(a) for a in (x, w, b))
+            fns["torch"] = lambda: torch.nn.functional.layer_norm(tx, (1024,), tw, tb)
+        return fns
+    workload("nn", "layer_norm", sizes=[256, 4096], quick=[4096], nbytes=lambda n: 8 * 1024 * n)(make_ln)
+
+    def make_bn(n):
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((int(n), 64, 28, 28), dtype=np.float32)
+        rm, rv = np.zeros(64, np.float32), np.ones(64, np.float32)
+
+        def numpy_bn():
+            m = x.mean((0, 2, 3), keepdims=True)
+            return (x - m) / np.sqrt(x.var((0, 2, 3), keepdims=True) + np.float32(1e-5))
+        fns = {"fastnn": lambda: ops.batch_norm(x, rm, rv, training=True), "numpy": numpy_bn}
+        torch = torch_or_none()
+        if torch is not None:
+            tx, trm, trv = (torch.from_numpy(a.copy()) for a in (x, rm, rv))
+            fns["torch"] = lambda: torch.nn.functional.batch_norm(tx, trm, trv, training=True)
+        return fns
+    workload("nn", "batch_norm2d_train", sizes=[32], quick=[32], nbytes=lambda n: 8 * 64 * 784 * n)(make_bn)
+
+    def make_adam(n):
+        rng = np.random.default_rng(0)
+        p = rng.standard_normal(int(n), dtype=np.float32)
+        g = rng.standard_normal(int(n), dtype=np.float32)
+        m, v = np.zeros_like(p), np.zeros_like(p)
+        pn, mn, vn = p.copy(), m.copy(), v.copy()
+
+        def numpy_adam():
+            mn[:] = 0.9 * mn + 0.1 * g
+            vn[:] = 0.999 * vn + 0.001 * g * g
+            pn[:] -= 1e-3 * (mn / 0.1) / (np.sqrt(vn / 0.001) + 1e-8)
+        fns = {"fastnn": lambda: _C.adam_step(p, g, m, v, 1, 1e-3, 0.9, 0.999, 1e-8, 0.0, False),
+               "numpy": numpy_adam}
+        torch = torch_or_none()
+        if torch is not None:
+            tp = torch.from_numpy(p.copy())
+            tp.grad = torch.from_numpy(g)
+            opt = torch.optim.Adam([tp], lr=1e-3, foreach=False)
+            fns["torch"] = opt.step
+        return fns
+    workload("optim", "adam_step", sizes=[1_000_000, 16_000_000], quick=[1_000_000],
+             nbytes=lambda n: 28 * n)(make_adam)
+
+
+_register_nn()

@@ -10,7 +10,8 @@ from . import _C
 
 __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoid",
            "sigmoid_backward", "tanh", "tanh_backward", "gelu", "gelu_backward",
-           "softmax", "softmax_backward", "log_softmax", "log_softmax_backward"]
+           "softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",
+           "layer_norm", "layer_norm_backward", "batch_norm", "batch_norm_backward"]
 
 # op codes of fastnn.h (FNN_ACT_*)
 _RELU, _LEAKY_RELU, _SIGMOID, _TANH, _GELU, _GELU_TANH = range(6)
@@ -146,3 +147,170 @@ def log_softmax(x, axis=-1):
 def log_softmax_backward(grad_out, y, axis=-1):
     """grad_out - exp(y) * sum(grad_out), from the forward's output y."""
     return _rows_backward(_LOG_SOFTMAX, "log_softmax_backward", grad_out, y, axis)
+
+
+# ---------------------------------------------------------------- losses
+
+def class_indices(target, rows, classes, name):
+    """An integer target of `rows` class indices as C-contiguous int64, after
+    checking every index is in [0, classes); ValueError naming the bad range."""
+    target = np.asarray(target)
+    if target.ndim != 1 or target.shape[0] != rows:
+        raise ValueError(f"{name}: class-index target must have shape ({rows},), got {target.shape}")
+    if target.size:
+        lo, hi = int(target.min()), int(target.max())
+        if lo < 0 or hi >= classes:
+            raise ValueError(f"{name}: target holds class indices in [{lo}, {hi}], outside the valid "
+                             f"range [0, {classes - 1}] for {classes} classes")
+    return np.ascontiguousarray(target, dtype=np.int64)
+
+
+def is_class_index_target(target):
+    return isinstance(target, np.ndarray) and target.dtype.kind in "iu"
+
+
+def cross_entropy(logits, target, *, reduction="mean"):
+    """Fused log-softmax + negative log-likelihood and its gradient.
+
+    logits (N, C); target either integer class indices (N,) of any integer
+    dtype, or class probabilities (N, C).  Returns (loss, grad_logits):
+    loss is a float for reduction "mean" or "sum", an (N,) array for "none";
+    grad_logits is d loss / d logits (for "none": of loss.sum()).
+    """
+    name = "cross_entropy"
+    x = _C.as_float_array(logits, name, "logits")
+    if x.ndim != 2:
+        raise ValueError(f"{name}: logits must have shape (N, C), got {x.shape}")
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    grad = np.empty_like(x)
+    row_loss = np.empty(x.shape[0], np.float64)
+    if is_class_index_target(target):
+        t = class_indices(target, x.shape[0], x.shape[1], name)
+        loss = _C.cross_entropy_index(x, t, grad, reduction, row_loss)
+    else:
+        t = _C.as_float_array(target, name, "target")
+        if t.shape != x.shape:
+            raise ValueError(f"{name}: probability target has shape {t.shape} but logits have shape {x.shape}")
+        t = np.ascontiguousarray(t, dtype=x.dtype)
+        loss = _C.cross_entropy_prob(x, t, grad, reduction, row_loss)
+    if reduction == "none":
+        return row_loss.astype(x.dtype), grad
+    return float(loss), grad
+
+
+# ---------------------------------------------------------------- normalisation
+
+def _norm_shape(x, weight, bias, name):
+    if weight is None and bias is None:
+        return x.shape[-1:]
+    shape = (weight if weight is not None else bias).shape
+    if shape == () or x.shape[x.ndim - len(shape):] != shape or x.ndim < len(shape):
+        raise ValueError(f"{name}: x has shape {x.shape}, whose trailing dimensions do not match "
+                         f"the normalized shape {shape}")
+    return shape
+
+
+def _affine_or_default(a, shape, dtype, fill, name, what):
+    if a is None:
+        return np.full(shape, fill, dtype)
+    a = _C.as_float_array(a, name, what)
+    if a.shape != shape:
+        raise ValueError(f"{name}: {what} has shape {a.shape}, expected {shape}")
+    if a.dtype != dtype:
+        raise TypeError(f"{name}: {what} is {a.dtype} but x is {dtype}")
+    return a
+
+
+def layer_norm(x, weight, bias, eps=1e-5):
+    """Normalise over the trailing dimensions of weight's shape (the last
+    dimension when weight and bias are None): y = (x - mean) * rstd * weight + bias.
+    Returns (y, mean, rstd), mean and rstd shaped x.shape[:-k]."""
+    name = "layer_norm"
+    x = _C.as_float_array(x, name)
+    shape = _norm_shape(x, weight, bias, name)
+    w = _affine_or_default(weight, shape, x.dtype, 1, name, "weight")
+    b = _affine_or_default(bias, shape, x.dtype, 0, name, "bias")
+    lead = x.shape[:x.ndim - len(shape)]
+    cols = int(np.prod(shape))
+    rows = int(np.prod(lead))
+    y = np.empty_like(x)
+    mean = np.empty(lead, x.dtype)
+    rstd = np.empty(lead, x.dtype)
+    _C.layer_norm_forward(x.reshape(rows, cols), w.reshape(-1), b.reshape(-1), float(eps),
+                          y.reshape(rows, cols), mean.reshape(-1), rstd.reshape(-1))
+    return y, mean, rstd
+
+
+def layer_norm_backward(grad_out, x, weight, mean, rstd):
+    """-> (grad_x, grad_weight, grad_bias) from the forward's mean and rstd.
+    weight None means ones over the last dimension."""
+    name = "layer_norm_backward"
+    x = _C.as_float_array(x, name)
+    g = _C.as_float_array(grad_out, name, "grad_out")
+    _C.same_shape(g, x, name, "grad_out", "x")
+    shape = _norm_shape(x, weight, None, name)
+    w = _affine_or_default(weight, shape, x.dtype, 1, name, "weight")
+    lead = x.shape[:x.ndim - len(shape)]
+    mean = _C.as_float_array(mean, name, "mean")
+    rstd = _C.as_float_array(rstd, name, "rstd")
+    for a, what in ((mean, "mean"), (rstd, "rstd")):
+        if a.shape != lead or a.dtype != x.dtype:
+            raise ValueError(f"{name}: {what} has shape {a.shape} and dtype {a.dtype}; expected {lead} and {x.dtype}")
+    cols = int(np.prod(shape))
+    rows = int(np.prod(lead))
+    dx = np.empty_like(x)
+    dw = np.empty(shape, x.dtype)
+    db = np.empty(shape, x.dtype)
+    _C.layer_norm_backward(g.reshape(rows, cols), x.reshape(rows, cols), w.reshape(-1), mean.reshape(-1),
+                           rstd.reshape(-1), dx.reshape(rows, cols), dw.reshape(-1), db.reshape(-1))
+    return dx, dw, db
+
+
+def _bn_dims(x, name):
+    if x.ndim < 2:
+        raise ValueError(f"{name}: x must have shape (N, C, ...), got {x.shape}")
+    n, c = x.shape[0], x.shape[1]
+    return n, c, int(np.prod(x.shape[2:]))
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, *, training=False, momentum=0.1, eps=1e-5):
+    """Batch norm over channel axis 1 of x (N, C, ...).  training: batch
+    statistics, and running_mean/running_var (if given) updated in place as
+    PyTorch does (unbiased variance); else the running statistics.
+    Returns (y, save_mean, save_rstd) for batch_norm_backward."""
+    name = "batch_norm"
+    x = _C.as_float_array(x, name)
+    n, c, s = _bn_dims(x, name)
+    for a, what in ((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"),
+                    (bias, "bias")):
+        if a is not None and (not isinstance(a, np.ndarray) or a.shape != (c,) or a.dtype != x.dtype
+                              or not a.flags.c_contiguous):
+            raise ValueError(f"{name}: {what} must be a C-contiguous {x.dtype} array of shape ({c},)")
+    if training and n * s < 2:
+        raise ValueError(f"{name}: expected more than 1 value per channel when training, got input {x.shape}")
+    if not training and running_mean is None:
+        raise ValueError(f"{name}: running statistics are needed outside training")
+    y = np.empty_like(x)
+    save_mean = np.empty(c, x.dtype)
+    save_rstd = np.empty(c, x.dtype)
+    _C.batch_norm_forward(x, n, c, s, weight, bias, bool(training), float(momentum), float(eps),
+                          running_mean, running_var, y, save_mean, save_rstd)
+    return y, save_mean, save_rstd
+
+
+def batch_norm_backward(grad_out, x, weight, save_mean, save_rstd, *, training=False):
+    """-> (grad_x, grad_weight, grad_bias); training as in the forward call."""
+    name = "batch_norm_backward"
+    x = _C.as_float_array(x, name)
+    g = _C.as_float_array(grad_out, name, "grad_out")
+    _C.same_shape(g, x, name, "grad_out", "x")
+    n, c, s = _bn_dims(x, name)
+    if weight is not None:
+        weight = _C.as_float_array(weight, name, "weight")
+    dx = np.empty_like(x)
+    dw = np.empty(c, x.dtype)
+    db = np.empty(c, x.dtype)
+    _C.batch_norm_backward(g, x, n, c, s, weight, _C.as_float_array(save_mean, name, "save_mean"),
+                           _C.as_float_array(save_rstd, name, "save_rstd"), bool(training), dx, dw, db)
+    return dx, dw, db

@@ -49,6 +49,11 @@ extern "C" {
 #define FNN_ROW_SOFTMAX 0
 #define FNN_ROW_LOG_SOFTMAX 1
 
+/* Loss reductions. */
+#define FNN_REDUCTION_NONE 0
+#define FNN_REDUCTION_MEAN 1
+#define FNN_REDUCTION_SUM 2
+
 /* ---- threads and ISA ------------------------------------------------ */
 /* Threads a kernel called now would use. */
 int fnn_get_num_threads(void);
@@ -81,6 +86,93 @@ int fnn_row_backward_f32(int op, int64_t rows, int64_t cols, const float *grad_o
                          const float *y, float *grad_in);
 int fnn_row_backward_f64(int op, int64_t rows, int64_t cols, const double *grad_out,
                          const double *y, double *grad_in);
+
+/* ---- cross-entropy (fused log-softmax + NLL + gradient) ------------- */
+/* logits: rows x cols.  Index form: target[r] in [0, cols) is row r's class
+ * (FNN_EINVAL, nothing written, when one is out of range).  Probability form:
+ * target is rows x cols of class probabilities.
+ * row_loss[r] = -sum_j t[r,j] log_softmax(logits[r])_j (rows doubles, always
+ * written); *loss = their sum, or their mean for FNN_REDUCTION_MEAN (for
+ * FNN_REDUCTION_NONE, the sum).  grad = d(*loss)/d logits
+ * = (softmax * sum(t) - t), divided by rows for the mean. */
+int fnn_cross_entropy_index_f32(int64_t rows, int64_t cols, const float *logits, const int64_t *target,
+                                int reduction, float *grad, double *row_loss, double *loss);
+int fnn_cross_entropy_index_f64(int64_t rows, int64_t cols, const double *logits, const int64_t *target,
+                                int reduction, double *grad, double *row_loss, double *loss);
+int fnn_cross_entropy_prob_f32(int64_t rows, int64_t cols, const float *logits, const float *target,
+                               int reduction, float *grad, double *row_loss, double *loss);
+int fnn_cross_entropy_prob_f64(int64_t rows, int64_t cols, const double *logits, const double *target,
+                               int reduction, double *grad, double *row_loss, double *loss);
+
+/* ---- normalisation ------------------------------------------------- */
+/* Layer norm over the last dimension (cols) of rows x cols:
+ * y = (x - mean) * rstd * weight + bias, rstd = 1 / sqrt(biased var + eps);
+ * mean and rstd (rows each) are saved for the backward. */
+int fnn_layer_norm_forward_f32(int64_t rows, int64_t cols, const float *x, const float *weight, const float *bias,
+                               double eps, float *y, float *mean, float *rstd);
+int fnn_layer_norm_forward_f64(int64_t rows, int64_t cols, const double *x, const double *weight,
+                               const double *bias, double eps, double *y, double *mean, double *rstd);
+/* grad_x (rows x cols), grad_weight and grad_bias (cols, overwritten). */
+int fnn_layer_norm_backward_f32(int64_t rows, int64_t cols, const float *grad_out, const float *x,
+                                const float *weight, const float *mean, const float *rstd, float *grad_x,
+                                float *grad_weight, float *grad_bias);
+int fnn_layer_norm_backward_f64(int64_t rows, int64_t cols, const double *grad_out, const double *x,
+                                const double *weight, const double *mean, const double *rstd, double *grad_x,
+                                double *grad_weight, double *grad_bias);
+/* Batch norm of x laid out (n, c, s): c channels, s contiguous elements per
+ * channel and sample (s = 1 for (N, C), H*W for NCHW).  weight and bias (c)
+ * may be NULL (1 and 0).  training != 0: normalise with the batch's mean and
+ * biased variance, and if running_mean/running_var are given update them as
+ * PyTorch does: r = (1 - momentum) r + momentum stat, with the unbiased
+ * variance (needs n*s >= 2).  training == 0: normalise with the running
+ * statistics.  The mean and rstd used are written to save_mean/save_rstd. */
+int fnn_batch_norm_forward_f32(int64_t n, int64_t c, int64_t s, const float *x, const float *weight,
+                               const float *bias, int training, double momentum, double eps, float *running_mean,
+                               float *running_var, float *y, float *save_mean, float *save_rstd);
+int fnn_batch_norm_forward_f64(int64_t n, int64_t c, int64_t s, const double *x, const double *weight,
+                               const double *bias, int training, double momentum, double eps, double *running_mean,
+                               double *running_var, double *y, double *save_mean, double *save_rstd);
+/* From the forward's save_mean/save_rstd and the same training flag:
+ * grad_x (n, c, s), grad_weight and grad_bias (c, overwritten). */
+int fnn_batch_norm_backward_f32(int64_t n, int64_t c, int64_t s, const float *grad_out, const float *x,
+                                const float *weight, const float *save_mean, const float *save_rstd, int training,
+                                float *grad_x, float *grad_weight, float *grad_bias);
+int fnn_batch_norm_backward_f64(int64_t n, int64_t c, int64_t s, const double *grad_out, const double *x,
+                                const double *weight, const double *save_mean, const double *save_rstd,
+                                int training, double *grad_x, double *grad_weight, double *grad_bias);
+
+/* ---- optimizer updates (one fused pass, PyTorch's arithmetic) --------- */
+/* SGD: g = grad + weight_decay param; with momentum != 0:
+ * buf = first_step ? g : momentum buf + (1 - dampening) g,
+ * g = nesterov ? g + momentum buf : buf; then param -= lr g.
+ * momentum_buffer may be NULL when momentum == 0. */
+int fnn_sgd_step_f32(int64_t n, float *param, const float *grad, float *momentum_buffer, double lr, double momentum,
+                     double dampening, double weight_decay, int nesterov, int first_step);
+int fnn_sgd_step_f64(int64_t n, double *param, const double *grad, double *momentum_buffer, double lr,
+                     double momentum, double dampening, double weight_decay, int nesterov, int first_step);
+/* Adam, step t >= 1 (the count after this step): g = grad + weight_decay param;
+ * m = lerp(m, g, 1 - beta1); v = beta2 v + (1 - beta2) g^2;
+ * param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps). */
+int fnn_adam_step_f32(int64_t n, float *param, const float *grad, float *exp_avg, float *exp_avg_sq, int64_t step,
+                      double lr, double beta1, double beta2, double eps, double weight_decay);
+int fnn_adam_step_f64(int64_t n, double *param, const double *grad, double *exp_avg, double *exp_avg_sq,
+                      int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay);
+/* AdamW: param *= 1 - lr weight_decay, then Adam's update without decay in g. */
+int fnn_adamw_step_f32(int64_t n, float *param, const float *grad, float *exp_avg, float *exp_avg_sq, int64_t step,
+                       double lr, double beta1, double beta2, double eps, double weight_decay);
+int fnn_adamw_step_f64(int64_t n, double *param, const double *grad, double *exp_avg, double *exp_avg_sq,
+                       int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay);
+/* RMSprop: g = grad + weight_decay param; sq = alpha sq + (1 - alpha) g^2;
+ * avg = sqrt(sq - ga^2) + eps with ga = lerp(ga, g, 1 - alpha) when centered,
+ * else sqrt(sq) + eps; with momentum > 0: buf = momentum buf + g / avg,
+ * param -= lr buf; else param -= lr g / avg.  momentum_buffer (momentum > 0)
+ * and grad_avg (centered) may otherwise be NULL; states start at zero. */
+int fnn_rmsprop_step_f32(int64_t n, float *param, const float *grad, float *square_avg, float *momentum_buffer,
+                         float *grad_avg, double lr, double alpha, double eps, double weight_decay, double momentum,
+                         int centered);
+int fnn_rmsprop_step_f64(int64_t n, double *param, const double *grad, double *square_avg, double *momentum_buffer,
+                         double *grad_avg, double lr, double alpha, double eps, double weight_decay, double momentum,
+                         int centered);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,7 @@
+/* Optimizer update kernels for the generic ISA: optim_body.inc, for float and double. */
+#define FNN_ISA_GENERIC
+#include "cpu/isa_begin.h"
+#if FNN_ISA_BUILT
+#define FNN_BODY "optim/optim_body.inc"
+#include "simd/instantiate.h"
+#endif

@@ -1,0 +1,332 @@
+# Bindings of the kernels behind fastnn.nn and fastnn.optim: fused
+# cross-entropy, layer norm, batch norm and the optimizer updates.  Included
+# at the end of _C.pyx.  As everywhere in _C: check what C will trust (dtype,
+# contiguity, sizes, writability), release the GIL, call C, map the code.
+
+cdef extern from "fastnn/fastnn.h" nogil:
+    int FNN_REDUCTION_NONE, FNN_REDUCTION_MEAN, FNN_REDUCTION_SUM
+    int fnn_cross_entropy_index_f32(int64_t rows, int64_t cols, const float *logits, const int64_t *target,
+                                    int reduction, float *grad, double *row_loss, double *loss)
+    int fnn_cross_entropy_index_f64(int64_t rows, int64_t cols, const double *logits, const int64_t *target,
+                                    int reduction, double *grad, double *row_loss, double *loss)
+    int fnn_cross_entropy_prob_f32(int64_t rows, int64_t cols, const float *logits, const float *target,
+                                   int reduction, float *grad, double *row_loss, double *loss)
+    int fnn_cross_entropy_prob_f64(int64_t rows, int64_t cols, const double *logits, const double *target,
+                                   int reduction, double *grad, double *row_loss, double *loss)
+    int fnn_layer_norm_forward_f32(int64_t rows, int64_t cols, const float *x, const float *w, const float *b,
+                                   double eps, float *y, float *mean, float *rstd)
+    int fnn_layer_norm_forward_f64(int64_t rows, int64_t cols, const double *x, const double *w, const double *b,
+                                   double eps, double *y, double *mean, double *rstd)
+    int fnn_layer_norm_backward_f32(int64_t rows, int64_t cols, const float *g, const float *x, const float *w,
+                                    const float *mean, const float *rstd, float *dx, float *dw, float *db)
+    int fnn_layer_norm_backward_f64(int64_t rows, int64_t cols, const double *g, const double *x, const double *w,
+                                    const double *mean, const double *rstd, double *dx, double *dw, double *db)
+    int fnn_batch_norm_forward_f32(int64_t n, int64_t c, int64_t s, const float *x, const float *w, const float *b,
+                                   int training, double momentum, double eps, float *rm, float *rv, float *y,
+                                   float *save_mean, float *save_rstd)
+    int fnn_batch_norm_forward_f64(int64_t n, int64_t c, int64_t s, const double *x, const double *w,
+                                   const double *b, int training, double momentum, double eps, double *rm,
+                                   double *rv, double *y, double *save_mean, double *save_rstd)
+    int fnn_batch_norm_backward_f32(int64_t n, int64_t c, int64_t s, const float *g, const float *x, const float *w,
+                                    const float *mean, const float *rstd, int training, float *dx, float *dw,
+                                    float *db)
+    int fnn_batch_norm_backward_f64(int64_t n, int64_t c, int64_t s, const double *g, const double *x,
+                                    const double *w, const double *mean, const double *rstd, int training,
+                                    double *dx, double *dw, double *db)
+    int fnn_sgd_step_f32(int64_t n, float *p, const float *g, float *buf, double lr, double momentum,
+                         double dampening, double weight_decay, int nesterov, int first_step)
+    int fnn_sgd_step_f64(int64_t n, double *p, const double *g, double *buf, double lr, double momentum,
+                         double dampening, double weight_decay, int nesterov, int first_step)
+    int fnn_adam_step_f32(int64_t n, float *p, const float *g, float *m, float *v, int64_t step, double lr,
+                          double beta1, double beta2, double eps, double weight_decay)
+    int fnn_adam_step_f64(int64_t n, double *p, const double *g, double *m, double *v, int64_t step, double lr,
+                          double beta1, double beta2, double eps, double weight_decay)
+    int fnn_adamw_step_f32(int64_t n, float *p, const float *g, float *m, float *v, int64_t step, double lr,
+                           double beta1, double beta2, double eps, double weight_decay)
+    int fnn_adamw_step_f64(int64_t n, double *p, const double *g, double *m, double *v, int64_t step, double lr,
+                           double beta1, double beta2, double eps, double weight_decay)
+    int fnn_rmsprop_step_f32(int64_t n, float *p, const float *g, float *sq, float *buf, float *ga, double lr,
+                             double alpha, double eps, double weight_decay, double momentum, int centered)
+    int fnn_rmsprop_step_f64(int64_t n, double *p, const double *g, double *sq, double *buf, double *ga, double lr,
+                             double alpha, double eps, double weight_decay, double momentum, int centered)
+
+REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
+
+
+cdef void *_arr(object a, object dtype, int64_t size, str what, str name, bint out=False,
+                bint optional=False) except? NULL:
+    """The data pointer of `a` after checking it is a C-contiguous ndarray of
+    `dtype` with `size` elements (writeable when `out`); NULL for None when
+    `optional`."""
+    if a is None:
+        if optional:
+            return NULL
+        raise ValueError(f"{what}: {name} is required")
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{what}: {name} must be a numpy.ndarray, got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if arr.dtype != dtype:
+        raise TypeError(f"{what}: {name} has dtype {arr.dtype}, expected {np.dtype(dtype)}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
+        raise ValueError(f"{what}: {name} must be C-contiguous")
+    if arr.size != size:
+        raise ValueError(f"{what}: {name} has {arr.size} elements (shape {(<object>arr).shape}), expected {size}")
+    if out and not arr.flags.writeable:
+        raise ValueError(f"{what}: {name} is read-only")
+    return cnp.PyArray_DATA(arr)
+
+
+cdef object _float_dtype(object a, str what):
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{what}: expected a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype != np.float32 and a.dtype != np.float64:
+        raise TypeError(f"{what}: unsupported dtype {a.dtype}; fastnn computes in float32 or float64")
+    return a.dtype
+
+
+cdef int _reduction(object reduction, str what) except -1:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{what}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return REDUCTIONS[reduction]
+
+
+# ---------------------------------------------------------------- cross-entropy
+
+def cross_entropy_index(logits, target, grad, reduction, row_loss):
+    """logits (rows, cols), int64 target (rows,), grad like logits, float64
+    row_loss (rows,): fills grad and row_loss, returns the reduced loss."""
+    dt = _float_dtype(logits, "cross_entropy")
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be 2-D, got shape {logits.shape}")
+    cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
+    cdef int red = _reduction(reduction, "cross_entropy")
+    cdef void *px = _arr(logits, dt, rows * cols, "cross_entropy", "logits")
+    cdef void *pt = _arr(target, np.int64, rows, "cross_entropy", "target")
+    cdef void *pg = _arr(grad, dt, rows * cols, "cross_entropy", "grad", True)
+    cdef double *pr = <double *>_arr(row_loss, np.float64, rows, "cross_entropy", "row_loss", True)
+    cdef double loss = 0
+    cdef int rc
+    if dt == np.float32:
+        with nogil:
+            rc = fnn_cross_entropy_index_f32(rows, cols, <const float *>px, <const int64_t *>pt, red,
+                                             <float *>pg, pr, &loss)
+    else:
+        with nogil:
+            rc = fnn_cross_entropy_index_f64(rows, cols, <const double *>px, <const int64_t *>pt, red,
+                                             <double *>pg, pr, &loss)
+    check_rc(rc, "cross_entropy")
+    return loss
+
+
+def cross_entropy_prob(logits, target, grad, reduction, row_loss):
+    """As cross_entropy_index with target probabilities shaped like logits."""
+    dt = _float_dtype(logits, "cross_entropy")
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be 2-D, got shape {logits.shape}")
+    cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
+    cdef int red = _reduction(reduction, "cross_entropy")
+    cdef void *px = _arr(logits, dt, rows * cols, "cross_entropy", "logits")
+    cdef void *pt = _arr(target, dt, rows * cols, "cross_entropy", "target")
+    cdef void *pg = _arr(grad, dt, rows * cols, "cross_entropy", "grad", True)
+    cdef double *pr = <double *>_arr(row_loss, np.float64, rows, "cross_entropy", "row_loss", True)
+    cdef double loss = 0
+    cdef int rc
+    if dt == np.float32:
+        with nogil:
+            rc = fnn_cross_entropy_prob_f32(rows, cols, <const float *>px, <const float *>pt, red,
+                                            <float *>pg, pr, &loss)
+    else:
+        with nogil:
+            rc = fnn_cross_entropy_prob_f64(rows, cols, <const double *>px, <const double *>pt, red,
+                                            <double *>pg, pr, &loss)
+    check_rc(rc, "cross_entropy")
+    return loss
+
+
+# ---------------------------------------------------------------- layer norm
+
+def layer_norm_forward(x, weight, bias, double eps, y, mean, rstd):
+    """x (rows, cols); weight, bias (cols,); y like x; mean, rstd (rows,)."""
+    dt = _float_dtype(x, "layer_norm")
+    if x.ndim != 2:
+        raise ValueError(f"layer_norm: x must be 2-D here, got shape {x.shape}")
+    cdef int64_t rows = x.shape[0], cols = x.shape[1]
+    cdef void *px = _arr(x, dt, rows * cols, "layer_norm", "x")
+    cdef void *pw = _arr(weight, dt, cols, "layer_norm", "weight")
+    cdef void *pb = _arr(bias, dt, cols, "layer_norm", "bias")
+    cdef void *py = _arr(y, dt, rows * cols, "layer_norm", "y", True)
+    cdef void *pm = _arr(mean, dt, rows, "layer_norm", "mean", True)
+    cdef void *pr = _arr(rstd, dt, rows, "layer_norm", "rstd", True)
+    cdef int rc
+    if dt == np.float32:
+        with nogil:
+            rc = fnn_layer_norm_forward_f32(rows, cols, <const float *>px, <const float *>pw, <const float *>pb,
+                                            eps, <float *>py, <float *>pm, <float *>pr)
+    else:
+        with nogil:
+            rc = fnn_layer_norm_forward_f64(rows, cols, <const double *>px, <const double *>pw,
+                                            <const double *>pb, eps, <double *>py, <double *>pm, <double *>pr)
+    check_rc(rc, "layer_norm")
+
+
+def layer_norm_backward(grad_out, x, weight, mean, rstd, grad_x, grad_weight, grad_bias):
+    dt = _float_dtype(x, "layer_norm_backward")
+    if x.ndim != 2:
+        raise ValueError(f"layer_norm_backward: x must be 2-D here, got shape {x.shape}")
+    cdef int64_t rows = x.shape[0], cols = x.shape[1]
+    cdef str w = "layer_norm_backward"
+    cdef void *pg = _arr(grad_out, dt, rows * cols, w, "grad_out")
+    cdef void *px = _arr(x, dt, rows * cols, w, "x")
+    cdef void *pw = _arr(weight, dt, cols, w, "weight")
+    cdef void *pm = _arr(mean, dt, rows, w, "mean")
+    cdef void *pr = _arr(rstd, dt, rows, w, "rstd")
+    cdef void *pdx = _arr(grad_x, dt, rows * cols, w, "grad_x", True)
+    cdef void *pdw = _arr(grad_weight, dt, cols, w, "grad_weight", True)
+    cdef void *pdb = _arr(grad_bias, dt, cols, w, "grad_bias", True)
+    cdef int rc
+    if dt == np.float32:
+        with nogil:
+            rc = fnn_layer_norm_backward_f32(rows, cols, <const float *>pg, <const float *>px, <const float *>pw,
+                                             <const float *>pm, <const float *>pr, <float *>pdx, <float *>pdw,
+                                             <float *>pdb)
+    else:
+        with nogil:
+            rc = fnn_layer_norm_backward_f64(rows, cols, <const double *>pg, <const double *>px,
+                                             <const double *>pw, <const double *>pm, <const double *>pr,
+                                             <double *>pdx, <double *>pdw, <double *>pdb)
+    check_rc(rc, "layer_norm_backward")
+
+
+# ---------------------------------------------------------------- batch norm
+
+def batch_norm_forward(x, int64_t n, int64_t c, int64_t s, weight, bias, bint training, double momentum,
+                       double eps, running_mean, running_var, y, save_mean, save_rstd):
+    """x viewed as (n, c, s); weight/bias/running stats (c,) or None."""
+    dt = _float_dtype(x, "batch_norm")
+    if n < 0 or c < 0 or s < 0:
+        raise ValueError("batch_norm: negative size")
+    cdef str w = "batch_norm"
+    cdef void *px = _arr(x, dt, n * c * s, w, "x")
+    cdef void *pw = _arr(weight, dt, c, w, "weight", False, True)
+    cdef void *pb = _arr(bias, dt, c, w, "bias", False, True)
+    cdef void *prm = _arr(running_mean, dt, c, w, "running_mean", True, True)
+    cdef void *prv = _arr(running_var, dt, c, w, "running_var", True, True)
+    cdef void *py = _arr(y, dt, n * c * s, w, "y", True)
+    cdef void *psm = _arr(save_mean, dt, c, w, "save_mean", True)
+    cdef void *psr = _arr(save_rstd, dt, c, w, "save_rstd", True)
+    cdef int rc
+    if dt == np.float32:
+        with nogil:
+            rc = fnn_batch_norm_forward_f32(n, c, s, <const float *>px, <const float *>pw, <const float *>pb,
+                                            training, momentum, eps, <float *>prm, <float *>prv, <float *>py,
+                                            <float *>psm, <float *>psr)
+    else:
+        with nogil:
+            rc = fnn_batch_norm_forward_f64(n, c, s, <const double *>px, <const double *>pw, <const double *>pb,
+                                            training, momentum, eps, <double *>prm, <double *>prv,
+                                            <double *>py, <double *>psm, <double *>psr)
+    check_rc(rc, "batch_norm")
+
+
+def batch_norm_backward(grad_out, x, int64_t n, int64_t c, int64_t s, weight, save_mean, save_rstd,
+                        bint training, grad_x, grad_weight, grad_bias):
+    dt = _float_dtype(x, "batch_norm_backward")
+    if n < 0 or c < 0 or s < 0:
+        raise ValueError("batch_norm_backward: negative size")
+    cdef str w = "batch_norm_backward"
+    cdef void *pg = _arr(grad_out, dt, n * c * s, w, "grad_out")
+    cdef void *px = _arr(x, dt, n * c * s, w, "x")
+    cdef void *pw = _arr(weight, dt, c, w, "weight", False, True)
+    cdef void *pm = _arr(save_mean, dt, c, w, "save_mean")
+    cdef void *pr = _arr(save_rstd, dt, c, w, "save_rstd")
+    cdef void *pdx = _arr(grad_x, dt, n * c * s, w, "grad_x", True)
+    cdef void *pdw = _arr(grad_weight, dt, c, w, "grad_weight", True)
+    cdef void *pdb = _arr(grad_bias, dt, c, w, "grad_bias", True)
+    cdef int rc
+    if dt == np.float32:
+        with nogil:
+            rc = fnn_batch_norm_backward_f32(n, c, s, <const float *>pg, <const float *>px, <const float *>pw,
+                                             <const float *>pm, <const float *>pr, training, <float *>pdx,
+                                             <float *>pdw, <float *>pdb)
+    else:
+        with nogil:
+            rc = fnn_batch_norm_backward_f64(n, c, s, <const double *>pg, <const double *>px,
+                                             <const double *>pw, <const double *>pm, <const double *>pr,
+                                             training, <double *>pdx, <double *>pdw, <double *>pdb)
+    check_rc(rc, "batch_norm_backward")
+
+
+# ---------------------------------------------------------------- optimizer updates
+# param and every state array are updated in place.
+
+def sgd_step(param, grad, momentum_buffer, double lr, double momentum, double dampening, double weight_decay,
+             bint nesterov, bint first_step):
+    dt = _float_dtype(param, "sgd_step")
+    cdef int64_t n = param.size
+    cdef void *pp = _arr(param, dt, n, "sgd_step", "param", True)
+    cdef void *pg = _arr(grad, dt, n, "sgd_step", "grad")
+    cdef void *pb = _arr(momentum_buffer, dt, n, "sgd_step", "momentum_buffer", True, momentum == 0)
+    cdef int rc
+    if dt == np.float32:
+        with nogil:
+            rc = fnn_sgd_step_f32(n, <float *>pp, <const float *>pg, <float *>pb, lr, momentum, dampening,
+                                  weight_decay, nesterov, first_step)
+    else:
+        with nogil:
+            rc = fnn_sgd_step_f64(n, <double *>pp, <const double *>pg, <double *>pb, lr, momentum, dampening,
+                                  weight_decay, nesterov, first_step)
+    check_rc(rc, "sgd_step")
+
+
+def adam_step(param, grad, exp_avg, exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps,
+              double weight_decay, bint decoupled):
+    """Adam (decoupled=False) or AdamW (decoupled=True); step counts from 1."""
+    cdef str w = "adamw_step" if decoupled else "adam_step"
+    dt = _float_dtype(param, w)
+    cdef int64_t n = param.size
+    cdef void *pp = _arr(param, dt, n, w, "param", True)
+    cdef void *pg = _arr(grad, dt, n, w, "grad")
+    cdef void *pm = _arr(exp_avg, dt, n, w, "exp_avg", True)
+    cdef void *pv = _arr(exp_avg_sq, dt, n, w, "exp_avg_sq", True)
+    if step < 1:
+        raise ValueError(f"{w}: step must be >= 1, got {step}")
+    cdef int rc
+    if dt == np.float32:
+        with nogil:
+            if decoupled:
+                rc = fnn_adamw_step_f32(n, <float *>pp, <const float *>pg, <float *>pm, <float *>pv, step, lr,
+                                        beta1, beta2, eps, weight_decay)
+            else:
+                rc = fnn_adam_step_f32(n, <float *>pp, <const float *>pg, <float *>pm, <float *>pv, step, lr,
+                                       beta1, beta2, eps, weight_decay)
+    else:
+        with nogil:
+            if decoupled:
+                rc = fnn_adamw_step_f64(n, <double *>pp, <const double *>pg, <double *>pm, <double *>pv, step,
+                                        lr, beta1, beta2, eps, weight_decay)
+            else:
+                rc = fnn_adam_step_f64(n, <double *>pp, <const double *>pg, <double *>pm, <double *>pv, step,
+                                       lr, beta1, beta2, eps, weight_decay)
+    check_rc(rc, w)
+
+
+def rmsprop_step(param, grad, square_avg, momentum_buffer, grad_avg, double lr, double alpha, double eps,
+                 double weight_decay, double momentum, bint centered):
+    dt = _float_dtype(param, "rmsprop_step")
+    cdef int64_t n = param.size
+    cdef str w = "rmsprop_step"
+    cdef void *pp = _arr(param, dt, n, w, "param", True)
+    cdef void *pg = _arr(grad, dt, n, w, "grad")
+    cdef void *ps = _arr(square_avg, dt, n, w, "square_avg", True)
+    cdef void *pb = _arr(momentum_buffer, dt, n, w, "momentum_buffer", True, momentum <= 0)
+    cdef void *pa = _arr(grad_avg, dt, n, w, "grad_avg", True, not centered)
+    cdef int rc
+    if dt == np.float32:
+        with nogil:
+            rc = fnn_rmsprop_step_f32(n, <float *>pp, <const float *>pg, <float *>ps, <float *>pb, <float *>pa,
+                                      lr, alpha, eps, weight_decay, momentum, centered)
+    else:
+        with nogil:
+            rc = fnn_rmsprop_step_f64(n, <double *>pp, <const double *>pg, <double *>ps, <double *>pb,
+                                      <double *>pa, lr, alpha, eps, weight_decay, momentum, centered)
+    check_rc(rc, w)

@@ -1,0 +1,292 @@
+"""Parameter, Module and Sequential: the layer protocol of fastnn.nn.
+
+A Module computes `forward(x)` (also `__call__`) and, from the gradient of
+the loss w.r.t. its output, `backward(grad_out) -> grad_in`, adding each
+parameter's gradient into `param.grad`.  A module keeps what its backward
+needs from the last forward, and reuses its output and gradient arrays from
+call to call (at a fixed input shape no new large arrays are made per step):
+an array a module returns stays valid until that module's next call.
+"""
+from collections import OrderedDict
+
+import numpy as np
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class Parameter:
+    """A trainable array: `.data`, and `.grad` of the same shape and dtype
+    (zeros until a backward adds to it)."""
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data, dtype=None):
+        data = np.array(data, dtype=dtype if dtype is not None else None, order="C", copy=True)
+        if data.dtype not in _FLOAT_DTYPES:
+            data = data.astype(np.float32)
+        self.data = data
+        self.grad = np.zeros_like(data)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def zero_grad(self):
+        self.grad.fill(0)
+
+    def __repr__(self):
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of layers and containers (PyTorch's naming of parameters and
+    state: `weight`, `bias`, `running_mean`, children joined by dots)."""
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_scratch", {})
+        object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call Module.__init__() before assigning attributes")
+        if isinstance(value, (Parameter, Module)):
+            for d in (self._parameters, self._buffers, self._modules):
+                d.pop(name, None)
+            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value
+        elif name in self._buffers:
+            self._buffers[name] = value
+        else:
+            self._parameters.pop(name, None)
+            self._modules.pop(name, None)
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name, array):
+        """State that is saved and loaded but not trained (running statistics)."""
+        self._buffers[name] = array
+        object.__setattr__(self, name, array)
+
+    def _set_buffer(self, name, array):
+        self._buffers[name] = array
+        object.__setattr__(self, name, array)
+
+    # ------------------------------------------------------------ calling
+    def forward(self, x):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, grad_out):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def _buffer(self, key, shape, dtype):
+        """A scratch array of this module, reused while shape and dtype stay."""
+        a = self._scratch.get(key)
+        if a is None or a.shape != tuple(shape) or a.dtype != dtype:
+            a = np.empty(shape, dtype)
+            self._scratch[key] = a
+        return a
+
+    def _error(self, msg, exc=ValueError):
+        return exc(f"{self._name()}: {msg}")
+
+    def _name(self):
+        extra = self.extra_repr()
+        return f"{type(self).__name__}({extra})"
+
+    def _check_input(self, x, *, ndims=None, dtype=None):
+        """x as a C-contiguous float array, or an exception naming this layer."""
+        if not isinstance(x, np.ndarray):
+            raise self._error(f"expected a numpy.ndarray input, got {type(x).__name__}", TypeError)
+        if x.dtype not in _FLOAT_DTYPES:
+            raise self._error(f"input has dtype {x.dtype}; expected float32 or float64", TypeError)
+        if dtype is not None and x.dtype != dtype:
+            raise self._error(f"input has dtype {x.dtype} but the layer's parameters are {dtype}", TypeError)
+        if ndims is not None and x.ndim not in ndims:
+            want = " or ".join(f"{d}-D" for d in ndims)
+            raise self._error(f"expected a {want} input, got shape {x.shape}")
+        return np.ascontiguousarray(x)
+
+    def _check_grad(self, grad_out, like, what="the last forward's output"):
+        if like is None:
+            raise self._error("backward called before forward", RuntimeError)
+        if not isinstance(grad_out, np.ndarray):
+            raise self._error(f"grad_out must be a numpy.ndarray, got {type(grad_out).__name__}", TypeError)
+        if grad_out.shape != like.shape:
+            raise self._error(f"grad_out has shape {grad_out.shape} but {what} has shape {like.shape}")
+        if grad_out.dtype != like.dtype:
+            raise self._error(f"grad_out has dtype {grad_out.dtype} but {what} is {like.dtype}", TypeError)
+        return np.ascontiguousarray(grad_out)
+
+    # ------------------------------------------------------------ modes
+    def train(self, mode=True):
+        object.__setattr__(self, "training", bool(mode))
+        for m in self._modules.values():
+            m.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    # ------------------------------------------------------------ parameters
+    def children(self):
+        return list(self._modules.values())
+
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, m in self._modules.items():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def named_parameters(self, prefix=""):
+        for mname, m in self.named_modules(prefix):
+            for name, p in m._parameters.items():
+                yield (f"{mname}.{name}" if mname else name), p
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix=""):
+        for mname, m in self.named_modules(prefix):
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{mname}.{name}" if mname else name), b
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.zero_grad()
+
+    def to(self, dtype):
+        """Convert every parameter and floating buffer to dtype (float32 or float64), in place."""
+        dtype = np.dtype(dtype)
+        if dtype not in _FLOAT_DTYPES:
+            raise TypeError(f"{self._name()}.to: dtype must be float32 or float64, got {dtype}")
+        for _, m in self.named_modules():
+            for p in m._parameters.values():
+                p.data = p.data.astype(dtype)
+                p.grad = p.grad.astype(dtype)
+            for name, b in list(m._buffers.items()):
+                if b is not None and b.dtype.kind == "f":
+                    m._set_buffer(name, b.astype(dtype))
+            m._scratch.clear()
+        return self
+
+    def double(self):
+        return self.to(np.float64)
+
+    def float(self):
+        return self.to(np.float32)
+
+    # ------------------------------------------------------------ state
+    def state_dict(self):
+        """Parameters and buffers by dotted name, copied (PyTorch's order:
+        module by module, its parameters, then its buffers)."""
+        out = OrderedDict()
+        for name, (kind, target) in self._state_targets().items():
+            out[name] = target.data.copy() if kind == "param" else np.array(getattr(*target), copy=True)
+        return out
+
+    def _state_targets(self):
+        t = OrderedDict()
+        for mname, m in self.named_modules():
+            for pname, p in m._parameters.items():
+                t[f"{mname}.{pname}" if mname else pname] = ("param", p)
+            for bname, b in m._buffers.items():
+                if b is not None:
+                    t[f"{mname}.{bname}" if mname else bname] = ("buffer", (m, bname))
+        return t
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy arrays from state_dict into the parameters and buffers.  Every
+        key and shape is checked first: on any error (missing or unexpected
+        keys with strict=True, a wrong shape, a non-array) nothing changes."""
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"{self._name()}.load_state_dict: expected a dict, got {type(state_dict).__name__}")
+        targets = self._state_targets()
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing keys: {missing}")
+        if strict and unexpected:
+            problems.append(f"unexpected keys: {unexpected}")
+        staged = []
+        for key, (kind, target) in targets.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            if not isinstance(value, (np.ndarray, np.generic, int, float)):
+                problems.append(f"{key}: expected an array, got {type(value).__name__}")
+                continue
+            value = np.asarray(value)
+            current = target.data if kind == "param" else getattr(target[0], target[1])
+            if value.shape != current.shape:
+                problems.append(f"{key}: shape {value.shape} in the state dict, {current.shape} in the model")
+                continue
+            if value.dtype.kind not in "fiub" or (current.dtype.kind == "f") != (value.dtype.kind == "f"):
+                problems.append(f"{key}: dtype {value.dtype} cannot be loaded into {current.dtype}")
+                continue
+            staged.append((kind, target, value.astype(current.dtype, copy=True)))
+        if problems:
+            raise ValueError(f"{self._name()}.load_state_dict: " + "; ".join(problems))
+        for kind, target, value in staged:
+            if kind == "param":
+                np.copyto(target.data, value)
+            else:
+                m, bname = target
+                np.copyto(getattr(m, bname), value)
+        return missing, unexpected
+
+    # ------------------------------------------------------------ printing
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        if not self._modules:
+            return self._name()
+        lines = [f"{type(self).__name__}("]
+        for name, m in self._modules.items():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+class Sequential(Module):
+    """Modules applied in order; backward runs them in reverse."""
+
+    def __init__(self, *modules):
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], (dict, OrderedDict)):
+            items = list(modules[0].items())
+        else:
+            items = [(str(i), m) for i, m in enumerate(modules)]
+        for name, m in items:
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: element {name} is a {type(m).__name__}, not a Module")
+            setattr(self, name, m)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def forward(self, x):
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def backward(self, grad_out):
+        for m in reversed(list(self._modules.values())):
+            grad_out = m.backward(grad_out)
+        return grad_out

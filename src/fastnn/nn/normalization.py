@@ -1,0 +1,159 @@
+"""BatchNorm1d, BatchNorm2d and LayerNorm on the C normalisation kernels."""
+import numpy as np
+
+from .. import _C
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """Batch norm over channel axis 1.  Training mode normalises with the
+    batch's mean and biased variance and updates the running statistics
+    (PyTorch's momentum rule, unbiased variance; momentum=None gives the
+    cumulative average); eval mode uses the running statistics."""
+    _ndims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 dtype=np.float32):
+        super().__init__()
+        self.num_features = int(num_features)
+        if self.num_features <= 0:
+            raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
+        self.eps, self.momentum = float(eps), momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
+        c = self.num_features
+        if self.affine:
+            self.weight = Parameter(np.ones(c, dtype))
+            self.bias = Parameter(np.zeros(c, dtype))
+        else:
+            self.weight = None
+            self.bias = None
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(c, dtype))
+            self.register_buffer("running_var", np.ones(c, dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self._x = None
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+    def _dtype(self):
+        if self.affine:
+            return self.weight.data.dtype
+        return self.running_mean.dtype if self.track_running_stats else None
+
+    def forward(self, x):
+        x = self._check_input(x, ndims=self._ndims, dtype=self._dtype())
+        if x.shape[1] != self.num_features:
+            raise self._error(f"expected {self.num_features} channels in dim 1, got input of shape {x.shape}")
+        n, c = x.shape[0], x.shape[1]
+        s = int(np.prod(x.shape[2:]))
+        use_batch = self.training or not self.track_running_stats
+        if use_batch and n * s < 2:
+            raise self._error(f"expected more than 1 value per channel when training, got input of shape {x.shape}")
+        factor = 0.0
+        update = self.training and self.track_running_stats
+        if update:
+            self.num_batches_tracked += 1
+            factor = (1.0 / float(self.num_batches_tracked) if self.momentum is None else float(self.momentum))
+        y = self._buffer("y", x.shape, x.dtype)
+        self._mean = self._buffer("mean", (c,), x.dtype)
+        self._rstd = self._buffer("rstd", (c,), x.dtype)
+        _C.batch_norm_forward(x, n, c, s, self.weight.data if self.affine else None,
+                              self.bias.data if self.affine else None, use_batch, factor, self.eps,
+                              self.running_mean if update or not use_batch else None,
+                              self.running_var if update or not use_batch else None, y, self._mean, self._rstd)
+        self._x, self._y, self._batch_stats, self._s = x, y, use_batch, s
+        return y
+
+    def backward(self, grad_out):
+        g = self._check_grad(grad_out, self._x, "the last forward's input")
+        x = self._x
+        n, c, s = x.shape[0], x.shape[1], self._s
+        dx = self._buffer("dx", x.shape, x.dtype)
+        dw = self._buffer("dw", (c,), x.dtype)
+        db = self._buffer("db", (c,), x.dtype)
+        _C.batch_norm_backward(g, x, n, c, s, self.weight.data if self.affine else None, self._mean, self._rstd,
+                               self._batch_stats, dx, dw, db)
+        if self.affine:
+            self.weight.grad += dw
+            self.bias.grad += db
+        return dx
+
+
+class BatchNorm1d(_BatchNorm):
+    """Input (N, C) or (N, C, L)."""
+    _ndims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Input (N, C, H, W)."""
+    _ndims = (4,)
+
+
+class LayerNorm(Module):
+    """Normalises over the trailing normalized_shape dimensions."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=np.float32):
+        super().__init__()
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (int(normalized_shape),)
+        self.normalized_shape = tuple(int(d) for d in normalized_shape)
+        if not self.normalized_shape or min(self.normalized_shape) <= 0:
+            raise ValueError(f"LayerNorm: normalized_shape must be positive dims, got {normalized_shape}")
+        self.eps = float(eps)
+        self.elementwise_affine = bool(elementwise_affine)
+        self.weight = Parameter(np.ones(self.normalized_shape, dtype)) if self.elementwise_affine else None
+        self.bias = Parameter(np.zeros(self.normalized_shape, dtype)) if self.elementwise_affine and bias else None
+        self._dt = np.dtype(dtype)
+        self._x = None
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+    def _affine(self, p, fill, dtype, key):
+        if p is not None:
+            return p.data.reshape(-1)
+        a = self._buffer(key, (int(np.prod(self.normalized_shape)),), dtype)
+        a.fill(fill)
+        return a
+
+    def forward(self, x):
+        dtype = self.weight.data.dtype if self.weight is not None else (
+            self.bias.data.dtype if self.bias is not None else None)
+        x = self._check_input(x, dtype=dtype)
+        k = len(self.normalized_shape)
+        if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
+            raise self._error(f"expected an input whose last dims are {self.normalized_shape}, got shape {x.shape}")
+        cols = int(np.prod(self.normalized_shape))
+        rows = x.size // cols
+        y = self._buffer("y", x.shape, x.dtype)
+        self._mean = self._buffer("mean", (rows,), x.dtype)
+        self._rstd = self._buffer("rstd", (rows,), x.dtype)
+        if rows:
+            _C.layer_norm_forward(x.reshape(rows, cols), self._affine(self.weight, 1, x.dtype, "w1"),
+                                  self._affine(self.bias, 0, x.dtype, "b0"), self.eps, y.reshape(rows, cols),
+                                  self._mean, self._rstd)
+        self._x = x
+        return y
+
+    def backward(self, grad_out):
+        g = self._check_grad(grad_out, self._x, "the last forward's input")
+        x = self._x
+        cols = int(np.prod(self.normalized_shape))
+        rows = x.size // cols
+        dx = self._buffer("dx", x.shape, x.dtype)
+        dw = self._buffer("dw", (cols,), x.dtype)
+        db = self._buffer("db", (cols,), x.dtype)
+        _C.layer_norm_backward(g.reshape(rows, cols), x.reshape(rows, cols),
+                               self._affine(self.weight, 1, x.dtype, "w1"), self._mean, self._rstd,
+                               dx.reshape(rows, cols), dw, db)
+        if self.weight is not None:
+            self.weight.grad += dw.reshape(self.normalized_shape)
+        if self.bias is not None:
+            self.bias.grad += db.reshape(self.normalized_shape)
+        return dx
