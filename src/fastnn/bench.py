@@ -13,6 +13,8 @@ import time
 import numpy as np
 
 WORKLOADS = []
+# the short kernel table of `fastnn demo`
+DEMO_WORKLOADS = ("relu", "sigmoid", "gelu", "softmax", "sgemm_square", "sgemm_mlp", "conv2d_forward")
 
 
 def workload(group, name, *, sizes=None, quick=None, flops=None, nbytes=None):
