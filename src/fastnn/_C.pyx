@@ -229,3 +229,4 @@ def output_for(out, shape, dtype, str op, inputs=()):
             a = a.copy()
         fixed.append(a)
     return out, tuple(fixed)
+include "_gemm.pxi"
