@@ -231,5 +231,6 @@ def output_for(out, shape, dtype, str op, inputs=()):
     return out, tuple(fixed)
 
 include "_nn.pxi"
+include "_gemm.pxi"
 
 include "_capi.pxi"
