@@ -190,7 +190,7 @@ def bad_cases(call):
             cases.append((f"{pname}='X'", {pname: b"X"}, FNN_EINVAL))
         elif pname == "step":
             cases.append(("step=0", {"step": 0}, FNN_EINVAL))
-    sizes = [p for p, _, ptr in call.params if p in SIZE_NAMES and p != "batch"]
+    sizes = [p for p, _, ptr in call.params if not ptr and p in SIZE_NAMES and p != "batch"]
     if len(sizes) >= 2:  # a product of sizes beyond int64 (leading dimensions to match)
         big = {p: 1 << 32 for p in sizes}
         big.update({p: 1 << 32 for p, _, _ in call.params if p.startswith("ld")})

@@ -43,6 +43,7 @@ cdef extern from "fastnn/fastnn_capi.h" nogil:
     int FNN_ACT_GELU
     int FNN_ACT_GELU_TANH
     int FNN_ACT_COUNT
+    int FNN_ACT_NONE  # fnn_linear_*: no activation
     int FNN_ROW_SOFTMAX
     int FNN_ROW_LOG_SOFTMAX
     int FNN_REDUCTION_NONE
@@ -126,3 +127,21 @@ cdef extern from "fastnn/fastnn_capi.h" nogil:
     int fnn_rmsprop_step_f64(int64_t n, double *param, const double *grad, double *square_avg,
                              double *momentum_buffer, double *grad_avg, double lr, double alpha, double eps,
                              double weight_decay, double momentum, int centered)
+
+    # GEMM (row-major, cblas-like) and the fully connected layer
+    int fnn_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+    int fnn_dgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                  int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc)
+    int fnn_gemm_batched_f32(char transa, char transb, int64_t batch, int64_t m, int64_t n, int64_t k,
+                             float alpha, const float *a, int64_t lda, int64_t stride_a, const float *b,
+                             int64_t ldb, int64_t stride_b, float beta, float *c, int64_t ldc,
+                             int64_t stride_c)
+    int fnn_gemm_batched_f64(char transa, char transb, int64_t batch, int64_t m, int64_t n, int64_t k,
+                             double alpha, const double *a, int64_t lda, int64_t stride_a, const double *b,
+                             int64_t ldb, int64_t stride_b, double beta, double *c, int64_t ldc,
+                             int64_t stride_c)
+    int fnn_linear_f32(int64_t m, int64_t n, int64_t k, const float *x, int64_t ldx, const float *w,
+                       int64_t ldw, const float *bias, int act, float act_alpha, float *y, int64_t ldy)
+    int fnn_linear_f64(int64_t m, int64_t n, int64_t k, const double *x, int64_t ldx, const double *w,
+                       int64_t ldw, const double *bias, int act, double act_alpha, double *y, int64_t ldy)

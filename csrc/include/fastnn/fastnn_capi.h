@@ -139,6 +139,12 @@ static inline int import_fastnn(void) {
 #define fnn_adamw_step_f64 (fnn_capi_table->adamw_step_f64)
 #define fnn_rmsprop_step_f32 (fnn_capi_table->rmsprop_step_f32)
 #define fnn_rmsprop_step_f64 (fnn_capi_table->rmsprop_step_f64)
+#define fnn_sgemm (fnn_capi_table->sgemm)
+#define fnn_dgemm (fnn_capi_table->dgemm)
+#define fnn_gemm_batched_f32 (fnn_capi_table->gemm_batched_f32)
+#define fnn_gemm_batched_f64 (fnn_capi_table->gemm_batched_f64)
+#define fnn_linear_f32 (fnn_capi_table->linear_f32)
+#define fnn_linear_f64 (fnn_capi_table->linear_f64)
 
 #ifdef __cplusplus
 }

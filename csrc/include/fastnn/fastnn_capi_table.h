@@ -39,7 +39,7 @@ extern "C" {
 
 /* clang-format off */
 #define FNN_CAPI_FUNCTIONS(X)                                                                                    \
-    /* ---- ABI 1.0 ---- threads and ISA */                                                                     \
+    /* ---- ABI 1.0 (new entries go at the end) ---- threads and ISA */                                          \
     X(int, get_num_threads, (void))                                                                              \
     X(int, set_num_threads, (int n))                                                                             \
     X(int, get_isa, (void))                                                                                      \
@@ -113,7 +113,24 @@ extern "C" {
                               double weight_decay, double momentum, int centered))                               \
     X(int, rmsprop_step_f64, (int64_t n, double *param, const double *grad, double *square_avg,                  \
                               double *momentum_buffer, double *grad_avg, double lr, double alpha, double eps,    \
-                              double weight_decay, double momentum, int centered))
+                              double weight_decay, double momentum, int centered))                               \
+    /* GEMM and the fully connected layer */                                                                     \
+    X(int, sgemm, (char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,       \
+                   int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc))                 \
+    X(int, dgemm, (char transa, char transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,     \
+                   int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc))              \
+    X(int, gemm_batched_f32, (char transa, char transb, int64_t batch, int64_t m, int64_t n, int64_t k,          \
+                              float alpha, const float *a, int64_t lda, int64_t stride_a, const float *b,        \
+                              int64_t ldb, int64_t stride_b, float beta, float *c, int64_t ldc,                  \
+                              int64_t stride_c))                                                                 \
+    X(int, gemm_batched_f64, (char transa, char transb, int64_t batch, int64_t m, int64_t n, int64_t k,          \
+                              double alpha, const double *a, int64_t lda, int64_t stride_a, const double *b,     \
+                              int64_t ldb, int64_t stride_b, double beta, double *c, int64_t ldc,                \
+                              int64_t stride_c))                                                                 \
+    X(int, linear_f32, (int64_t m, int64_t n, int64_t k, const float *x, int64_t ldx, const float *w,            \
+                        int64_t ldw, const float *bias, int act, float act_alpha, float *y, int64_t ldy))        \
+    X(int, linear_f64, (int64_t m, int64_t n, int64_t k, const double *x, int64_t ldx, const double *w,          \
+                        int64_t ldw, const double *bias, int act, double act_alpha, double *y, int64_t ldy))
 /* clang-format on */
 
 typedef struct fnn_capi_t {
