@@ -195,6 +195,8 @@ def bad_cases(call):
         big = {p: 1 << 32 for p in sizes}
         big.update({p: 1 << 32 for p, _, _ in call.params if p.startswith("ld")})
         cases.append(("sizes overflow int64", big, FNN_EOVERFLOW))
+    if "stride_c" in call.args:  # outputs of consecutive products would overlap
+        cases.append(("stride_c < (m-1)*ldc + n", {"stride_c": SIZE * SIZE - 1}, FNN_EINVAL))
     if "target" in call.arrays and call.arrays["target"].dtype == np.int64:
         t = call.arrays["target"].copy()
         t[SIZE - 1] = SIZE  # a class index out of range, in the last row
@@ -500,3 +502,16 @@ def test_external_calls_use_fastnns_openmp_pool_and_thread_setting(built):
         t0, t1 = out["tasks_at_1"]
         assert t1 == t0, "a call at one thread started threads"
         assert out["tasks_at_2"][1] > t0, "a call at two threads did not use a pool thread"
+
+
+def test_only_fastnn_capi_h_includes_python_and_no_kernel_source_includes_it():
+    csrc = os.path.join(ROOT, "csrc")
+    if not os.path.isdir(csrc):
+        pytest.skip("no source checkout")
+    for d, _, files in os.walk(csrc):
+        for f in files:
+            with open(os.path.join(d, f)) as fh:
+                text = fh.read()
+            if f != "fastnn_capi.h":
+                assert not re.search(r"#\s*include\s*[<\"]Python\.h", text), f
+                assert not re.search(r"#\s*include\s*[<\"]fastnn/fastnn_capi\.h", text), f
