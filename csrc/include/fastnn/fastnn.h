@@ -14,7 +14,14 @@
  *    must not otherwise overlap an input.
  *
  * In a C extension, do not link to fastnn: include fastnn_capi.h, call
- * import_fastnn() once (module init) and call these by name.
+ * import_fastnn() once (module init) and call these by name.  They reach
+ * fastnn._C through a versioned, append-only table of function pointers
+ * (fnn_capi_t, fastnn_capi_table.h; PyCapsule "fastnn._C._C_API").  Every
+ * function declared here is in that table; kernels still to come
+ * (convolution, pooling, ...) are appended to it with an ABI minor bump, so
+ * modules built against an older fastnn keep working.  Cython code uses
+ * `from fastnn.capi cimport ...`; fastnn.get_include() holds the headers and
+ * the .pxd.
  */
 #ifndef FASTNN_H
 #define FASTNN_H
