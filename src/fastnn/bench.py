@@ -297,3 +297,51 @@ def _register_nn():
 
 
 _register_nn()
+
+
+# ---------------------------------------------------------------- whole training steps
+
+def _register_train():
+    from . import manual_seed, nn, optim
+    from .bench_numpy import NumpyMLP
+
+    def mlp_step(batch):
+        sizes = [784, 512, 512, 10]
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, 784), dtype=np.float32)
+        y = rng.integers(0, 10, batch)
+        manual_seed(0)
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        loss_fn = nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def fastnn_step():
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            model.backward(loss_fn.backward())
+            opt.step()
+            return loss
+        ref = NumpyMLP(sizes)
+        fns = {"fastnn": fastnn_step, "numpy": lambda: ref.step(x, y)}
+        torch = torch_or_none()
+        if torch is not None:
+            tm = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
+                                     torch.nn.ReLU(), torch.nn.Linear(512, 10))
+            topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+            def torch_step():
+                loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+                topt.zero_grad()
+                loss.backward()
+                topt.step()
+            fns["torch"] = torch_step
+        return fns
+
+    def mlp_flops(batch):
+        macs = 784 * 512 + 512 * 512 + 512 * 10
+        return 3 * 2 * batch * macs  # forward, grad-input, grad-weight
+    workload("train", "mlp_784_512_512_10_step", sizes=[128], quick=[128], flops=mlp_flops)(mlp_step)
+
+
+_register_train()
