@@ -232,3 +232,4 @@ def output_for(out, shape, dtype, str op, inputs=()):
 
 include "_nn.pxi"
 include "_gemm.pxi"
+include "_conv.pxi"
