@@ -4,9 +4,11 @@
  * gemm_body.inc.
  *
  * Paths, by shape:
- *   - depthwise-like (one input channel per group, C/groups == 1): direct
+ *   - depthwise (groups > 1 with one input channel per group): direct
  *     per-plane kernels, no GEMM;
- *   - 1x1, stride 1, no padding: the GEMM itself (fnn_gemm_batched_*);
+ *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col:
+ *     the GEMM's own gemm_pack_b reads X, and grad-input is written straight
+ *     into dX);
  *   - everything else: implicit GEMM.  Forward: Y[n,g] (K/G x PQ) =
  *     W[g] (K/G x CRS) . im2col(X[n,g]) (CRS x PQ), the im2col panels packed
  *     straight from X into GEMM B panels (KC x NC) by conv_pack_b_im2col.
@@ -102,7 +104,7 @@ static int fnn_conv_setup(fnn_conv_shape *sh, int64_t n, int64_t c, int64_t h, i
 }
 
 /* Path choice. */
-static int fnn_conv_is_direct(const fnn_conv_shape *sh) { return sh->g.c == 1; }
+static int fnn_conv_is_direct(const fnn_conv_shape *sh) { return sh->g.c == 1 && sh->groups > 1; }
 static int fnn_conv_is_1x1(const fnn_conv_shape *sh) {
     const fnn_conv_geom *g = &sh->g;
     return g->r == 1 && g->s == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
