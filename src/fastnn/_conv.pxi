@@ -82,13 +82,24 @@ def _conv_dtype(x, str what):
     return x.dtype
 
 
+cdef int _check_geometry(str what, stride, padding, dilation=(1, 1)) except -1:
+    """C checks these too, but the output shape is computed here first."""
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{what}: invalid arguments (stride {tuple(stride)}, padding {tuple(padding)}, "
+                         f"dilation {tuple(dilation)})")
+    return 0
+
+
 def conv_out_size(int64_t size, int64_t k, int64_t stride, int64_t pad, int64_t dil):
+    if stride < 1:
+        raise ValueError("conv_out_size: stride must be positive")
     return (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
 
 
 def conv2d_forward(x, weight, bias, y, stride, padding, dilation, int64_t groups):
     """y = conv2d(x, weight) + bias; stride/padding/dilation are (h, w) pairs."""
     dt = _conv_dtype(x, "conv2d")
+    _check_geometry("conv2d", stride, padding, dilation)
     cdef int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef int64_t k = weight.shape[0], r = weight.shape[2], s = weight.shape[3]
     cdef int64_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1], dh = dilation[0], dw = dilation[1]
@@ -117,6 +128,7 @@ def conv2d_forward(x, weight, bias, y, stride, padding, dilation, int64_t groups
 def conv2d_backward(grad_out, x, weight, gx, gw, gb, stride, padding, dilation, int64_t groups):
     """Fills whichever of gx (grad of x), gw (of weight), gb (of bias) is not None."""
     dt = _conv_dtype(x, "conv2d_backward")
+    _check_geometry("conv2d_backward", stride, padding, dilation)
     cdef int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef int64_t k = weight.shape[0], r = weight.shape[2], s = weight.shape[3]
     cdef int64_t sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1], dh = dilation[0], dw = dilation[1]
@@ -163,11 +175,14 @@ def conv2d_backward(grad_out, x, weight, gx, gw, gb, stride, padding, dilation, 
 
 
 def pool_out_size(int64_t size, int64_t k, int64_t stride, int64_t pad):
+    if stride < 1:
+        raise ValueError("pool_out_size: stride must be positive")
     return (size + 2 * pad - k) // stride + 1
 
 
 def max_pool2d_forward(x, y, argmax, kernel, stride, padding):
     dt = _conv_dtype(x, "max_pool2d")
+    _check_geometry("max_pool2d", stride, padding)
     cdef int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef int64_t kh = kernel[0], kw = kernel[1], sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef int64_t p = pool_out_size(h, kh, sh, ph), q = pool_out_size(w, kw, sw, pw)
@@ -212,6 +227,7 @@ def max_pool2d_backward(grad_out, argmax, gx):
 
 def avg_pool2d_forward(x, y, kernel, stride, padding):
     dt = _conv_dtype(x, "avg_pool2d")
+    _check_geometry("avg_pool2d", stride, padding)
     cdef int64_t n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
     cdef int64_t kh = kernel[0], kw = kernel[1], sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef int64_t p = pool_out_size(h, kh, sh, ph), q = pool_out_size(w, kw, sw, pw)
@@ -230,6 +246,7 @@ def avg_pool2d_forward(x, y, kernel, stride, padding):
 
 def avg_pool2d_backward(grad_out, gx, kernel, stride, padding):
     dt = _conv_dtype(grad_out, "avg_pool2d_backward")
+    _check_geometry("avg_pool2d_backward", stride, padding)
     cdef int64_t n = gx.shape[0], c = gx.shape[1], h = gx.shape[2], w = gx.shape[3]
     cdef int64_t kh = kernel[0], kw = kernel[1], sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1]
     cdef int64_t p = pool_out_size(h, kh, sh, ph), q = pool_out_size(w, kw, sw, pw)

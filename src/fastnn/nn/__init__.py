@@ -1,10 +1,11 @@
 """fastnn.nn: layers, containers and losses with a PyTorch-shaped API on
-NumPy arrays.  Linear and Conv2d arrive with the GEMM kernels."""
+NumPy arrays.  Linear arrives with the GEMM kernels."""
 from .module import Module, Parameter, Sequential
 from .activation import ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Flatten, Dropout
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .conv import Conv2d, MaxPool2d, AvgPool2d
 from .loss import CrossEntropyLoss, MSELoss, BCEWithLogitsLoss
 
 __all__ = ["Module", "Parameter", "Sequential", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax",
            "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "CrossEntropyLoss", "MSELoss",
-           "BCEWithLogitsLoss"]
+           "BCEWithLogitsLoss", "Conv2d", "MaxPool2d", "AvgPool2d"]
