@@ -234,3 +234,4 @@ include "_nn.pxi"
 include "_gemm.pxi"
 
 include "_capi.pxi"
+include "_conv.pxi"

@@ -1,8 +1,10 @@
 """Hand-written NumPy baselines of whole training steps, for the "train"
-benchmark group (fastnn bench, benchmarks/bench_train.py).  Written as a
+benchmark group (fastnn bench, benchmarks/bench_train.py), and the
+im2col (as_strided) + matmul convolution the "conv" group compares with.  Written as a
 competent NumPy user would: BLAS matmuls through `@`, in-place updates,
 no Python loops over elements."""
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 
 class NumpyMLP:
@@ -50,3 +52,110 @@ class NumpyMLP:
                 v += d
                 p -= self.lr * v
         return loss
+
+
+# ---------------------------------------------------------------- convolution
+
+
+
+def _pad(x, p):
+    if p == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+
+
+def _cols(xp, r, s, stride, p, q):
+    """(N, C, R, S, P, Q) strided view of the padded input."""
+    n, c, hp, wp = xp.shape
+    sn, sc, sh, sw = xp.strides
+    return as_strided(xp, (n, c, r, s, p, q), (sn, sc, sh, sw, sh * stride, sw * stride), writeable=False)
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, groups=1):
+    n, c, h, wd = x.shape
+    k, cg, r, s = w.shape
+    p = (h + 2 * padding - r) // stride + 1
+    q = (wd + 2 * padding - s) // stride + 1
+    xp = _pad(x, padding)
+    kg = k // groups
+    y = np.empty((n, k, p * q), x.dtype)
+    for g in range(groups):
+        cols = _cols(xp[:, g * cg:(g + 1) * cg], r, s, stride, p, q).reshape(n, cg * r * s, p * q)  # copies
+        np.matmul(w[g * kg:(g + 1) * kg].reshape(kg, -1), cols, out=y[:, g * kg:(g + 1) * kg])
+    if b is not None:
+        y += b[None, :, None]
+    return y.reshape(n, k, p, q)
+
+
+def conv2d_depthwise(x, w, b=None, stride=1, padding=0):
+    """groups == C == K: a weighted sum of the R*S shifted views (no GEMM)."""
+    n, c, h, wd = x.shape
+    _, _, r, s = w.shape
+    p = (h + 2 * padding - r) // stride + 1
+    q = (wd + 2 * padding - s) // stride + 1
+    xp = _pad(x, padding)
+    v = _cols(xp, r, s, stride, p, q)
+    y = np.zeros((n, c, p, q), x.dtype)
+    for i in range(r):
+        for j in range(s):
+            y += v[:, :, i, j] * w[None, :, 0, i, j, None, None]
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def conv2d_grad_input(gy, x_shape, w, stride=1, padding=0, groups=1):
+    """col2im of W^T dY: the R*S strided adds into the padded gradient."""
+    n, c, h, wd = x_shape
+    k, cg, r, s = w.shape
+    p, q = gy.shape[2:]
+    kg = k // groups
+    gxp = np.zeros((n, c, h + 2 * padding, wd + 2 * padding), gy.dtype)
+    for g in range(groups):
+        gcols = np.matmul(w[g * kg:(g + 1) * kg].reshape(kg, -1).T,
+                          gy[:, g * kg:(g + 1) * kg].reshape(n, kg, p * q)).reshape(n, cg, r, s, p, q)
+        for i in range(r):
+            for j in range(s):
+                gxp[:, g * cg:(g + 1) * cg, i:i + stride * (p - 1) + 1:stride,
+                    j:j + stride * (q - 1) + 1:stride] += gcols[:, :, i, j]
+    return gxp[:, :, padding:padding + h, padding:padding + wd]
+
+
+def conv2d_grad_input_depthwise(gy, x_shape, w, stride=1, padding=0):
+    n, c, h, wd = x_shape
+    _, _, r, s = w.shape
+    p, q = gy.shape[2:]
+    gxp = np.zeros((n, c, h + 2 * padding, wd + 2 * padding), gy.dtype)
+    for i in range(r):
+        for j in range(s):
+            gxp[:, :, i:i + stride * (p - 1) + 1:stride, j:j + stride * (q - 1) + 1:stride] += \
+                gy * w[None, :, 0, i, j, None, None]
+    return gxp[:, :, padding:padding + h, padding:padding + wd]
+
+
+def conv2d_grad_weight(gy, x, w_shape, stride=1, padding=0, groups=1):
+    n, c, h, wd = x.shape
+    k, cg, r, s = w_shape
+    p, q = gy.shape[2:]
+    kg = k // groups
+    xp = _pad(x, padding)
+    gw = np.empty(w_shape, x.dtype)
+    for g in range(groups):
+        cols = _cols(xp[:, g * cg:(g + 1) * cg], r, s, stride, p, q)
+        # (K, N*P*Q) @ (N*P*Q, C*R*S): one GEMM over the batch
+        a = gy[:, g * kg:(g + 1) * kg].transpose(1, 0, 2, 3).reshape(kg, n * p * q)
+        bm = cols.transpose(0, 4, 5, 1, 2, 3).reshape(n * p * q, cg * r * s)
+        gw[g * kg:(g + 1) * kg] = (a @ bm).reshape(kg, cg, r, s)
+    return gw
+
+
+def conv2d_grad_weight_depthwise(gy, x, w_shape, stride=1, padding=0):
+    n, c, h, wd = x.shape
+    _, _, r, s = w_shape
+    p, q = gy.shape[2:]
+    v = _cols(_pad(x, padding), r, s, stride, p, q)
+    gw = np.empty(w_shape, x.dtype)
+    for i in range(r):
+        for j in range(s):
+            gw[:, 0, i, j] = np.einsum("ncpq,ncpq->c", gy, v[:, :, i, j])
+    return gw

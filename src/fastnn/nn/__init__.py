@@ -4,8 +4,9 @@ from .module import Module, Parameter, Sequential
 from .linear import Linear
 from .activation import ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Flatten, Dropout
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .conv import Conv2d, MaxPool2d, AvgPool2d
 from .loss import CrossEntropyLoss, MSELoss, BCEWithLogitsLoss
 
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax",
            "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "CrossEntropyLoss", "MSELoss",
-           "BCEWithLogitsLoss"]
+           "BCEWithLogitsLoss", "Conv2d", "MaxPool2d", "AvgPool2d"]
