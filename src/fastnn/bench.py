@@ -343,6 +343,48 @@ def _register_train():
         return 3 * 2 * batch * macs  # forward, grad-input, grad-weight
     workload("train", "mlp_784_512_512_10_step", sizes=[128], quick=[128], flops=mlp_flops)(mlp_step)
 
+    def lenet_step(batch):
+        from .bench_numpy import NumpyLeNet5
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)
+        y = rng.integers(0, 10, batch)
+        manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+        loss_fn = nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def fastnn_step():
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            model.backward(loss_fn.backward())
+            opt.step()
+            return loss
+        ref = NumpyLeNet5()
+        fns = {"fastnn": fastnn_step, "numpy": lambda: ref.step(x, y)}
+        torch = torch_or_none()
+        if torch is not None:
+            T = torch.nn
+            tm = T.Sequential(T.Conv2d(1, 6, 5, padding=2), T.ReLU(), T.MaxPool2d(2), T.Conv2d(6, 16, 5), T.ReLU(),
+                              T.MaxPool2d(2), T.Flatten(), T.Linear(400, 120), T.ReLU(), T.Linear(120, 84), T.ReLU(),
+                              T.Linear(84, 10))
+            topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+            def torch_step():
+                loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+                topt.zero_grad()
+                loss.backward()
+                topt.step()
+            fns["torch"] = torch_step
+        return fns
+
+    def lenet_flops(batch):
+        macs = 6 * 25 * 28 * 28 + 16 * 150 * 10 * 10 + 400 * 120 + 120 * 84 + 84 * 10
+        return 3 * 2 * batch * macs
+    workload("train", "lenet5_step", sizes=[64], quick=[64], flops=lenet_flops)(lenet_step)
+
 
 _register_train()
 

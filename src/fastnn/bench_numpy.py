@@ -23,6 +23,10 @@ class NumpyMLP:
         self.lr, self.momentum = dtype(lr), dtype(momentum)
 
     def step(self, x, y):
+        return self.step_with_input_grad(x, y)[0]
+
+    def step_with_input_grad(self, x, y):
+        """One SGD step; returns (loss, gradient of the loss w.r.t. x)."""
         acts = [x]
         h = x
         last = len(self.W) - 1
@@ -44,14 +48,14 @@ class NumpyMLP:
         for i in range(last, -1, -1):
             gw = g.T @ acts[i]
             gb = g.sum(axis=0)
+            g = g @ self.W[i]
             if i > 0:
-                g = g @ self.W[i]
                 g *= acts[i] > 0
             for p, v, d in ((self.W[i], self.vW[i], gw), (self.b[i], self.vb[i], gb)):
                 v *= self.momentum
                 v += d
                 p -= self.lr * v
-        return loss
+        return loss, g
 
 
 # ---------------------------------------------------------------- convolution
@@ -159,3 +163,59 @@ def conv2d_grad_weight_depthwise(gy, x, w_shape, stride=1, padding=0):
         for j in range(s):
             gw[:, 0, i, j] = np.einsum("ncpq,ncpq->c", gy, v[:, :, i, j])
     return gw
+
+
+# ---------------------------------------------------------------- LeNet-5
+
+def _maxpool2(x):
+    n, c, h, w = x.shape
+    v = x.reshape(n, c, h // 2, 2, w // 2, 2)
+    y = v.max(axis=(3, 5))
+    mask = v == y[:, :, :, None, :, None]
+    return y, mask
+
+
+def _maxpool2_backward(gy, mask):
+    g = mask * gy[:, :, :, None, :, None]
+    n, c, h2, _, w2, _ = mask.shape
+    return g.reshape(n, c, h2 * 2, w2 * 2)
+
+
+class NumpyLeNet5:
+    """LeNet-5 on 1x28x28 (conv 6@5x5 pad 2, ReLU, max-pool 2; conv 16@5x5,
+    ReLU, max-pool 2; 400-120-84-10 with ReLU), softmax cross-entropy, SGD
+    with momentum; convolutions by the im2col functions above."""
+
+    def __init__(self, lr=0.01, momentum=0.9, seed=0, dtype=np.float32):
+        rng = np.random.default_rng(seed)
+
+        def u(shape, fan_in):
+            b = 1 / np.sqrt(fan_in)
+            return rng.uniform(-b, b, shape).astype(dtype)
+        self.p = {"c1w": u((6, 1, 5, 5), 25), "c1b": u(6, 25), "c2w": u((16, 6, 5, 5), 150), "c2b": u(16, 150)}
+        self.fc = NumpyMLP([400, 120, 84, 10], lr=lr, momentum=momentum, seed=seed, dtype=dtype)
+        self.v = {k: np.zeros_like(v) for k, v in self.p.items()}
+        self.lr, self.momentum = dtype(lr), dtype(momentum)
+
+    def step(self, x, y):
+        p = self.p
+        a1 = conv2d(x, p["c1w"], p["c1b"], padding=2)
+        np.maximum(a1, 0, out=a1)
+        h1, m1 = _maxpool2(a1)
+        a2 = conv2d(h1, p["c2w"], p["c2b"])
+        np.maximum(a2, 0, out=a2)
+        h2, m2 = _maxpool2(a2)
+        flat = h2.reshape(x.shape[0], -1)
+        loss, gflat = self.fc.step_with_input_grad(flat, y)
+        g2 = _maxpool2_backward(gflat.reshape(h2.shape), m2) * (a2 > 0)
+        grads = {"c2w": conv2d_grad_weight(g2, h1, p["c2w"].shape), "c2b": g2.sum(axis=(0, 2, 3))}
+        g1 = conv2d_grad_input(g2, h1.shape, p["c2w"])
+        g1 = _maxpool2_backward(g1, m1) * (a1 > 0)
+        grads["c1w"] = conv2d_grad_weight(g1, x, p["c1w"].shape, padding=2)
+        grads["c1b"] = g1.sum(axis=(0, 2, 3))
+        for k, g in grads.items():
+            v = self.v[k]
+            v *= self.momentum
+            v += g
+            p[k] -= self.lr * v
+        return loss
