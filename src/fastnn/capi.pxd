@@ -11,7 +11,7 @@
 # return 0 or a negative FNN_E* code (except fnn_isa_name).  Keep in the
 # order of FNN_CAPI_FUNCTIONS (a test checks it).
 
-from libc.stdint cimport int64_t
+from libc.stdint cimport int32_t, int64_t
 
 cdef extern from "fastnn/fastnn_capi.h":
     # Fetch and check the table (needs the GIL: call it at module level);
@@ -145,3 +145,51 @@ cdef extern from "fastnn/fastnn_capi.h" nogil:
                        int64_t ldw, const float *bias, int act, float act_alpha, float *y, int64_t ldy)
     int fnn_linear_f64(int64_t m, int64_t n, int64_t k, const double *x, int64_t ldx, const double *w,
                        int64_t ldw, const double *bias, int act, double act_alpha, double *y, int64_t ldy)
+
+    # convolution and pooling (NCHW; ABI 1.1)
+    int fnn_conv2d_forward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                               int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dil_h,
+                               int64_t dil_w, int64_t groups, const float *x, const float *weight,
+                               const float *bias, float *y)
+    int fnn_conv2d_forward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                               int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dil_h,
+                               int64_t dil_w, int64_t groups, const double *x, const double *weight,
+                               const double *bias, double *y)
+    int fnn_conv2d_backward_input_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                                      int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                      int64_t dil_h, int64_t dil_w, int64_t groups, const float *grad_out,
+                                      const float *weight, float *grad_x)
+    int fnn_conv2d_backward_input_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                                      int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                      int64_t dil_h, int64_t dil_w, int64_t groups, const double *grad_out,
+                                      const double *weight, double *grad_x)
+    int fnn_conv2d_backward_weight_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                                       int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                       int64_t dil_h, int64_t dil_w, int64_t groups, const float *grad_out,
+                                       const float *x, float *grad_weight, float *grad_bias)
+    int fnn_conv2d_backward_weight_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                                       int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                       int64_t dil_h, int64_t dil_w, int64_t groups, const double *grad_out,
+                                       const double *x, double *grad_weight, double *grad_bias)
+    int fnn_max_pool2d_forward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                   int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                   const float *x, float *y, int32_t *argmax)
+    int fnn_max_pool2d_forward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                   int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                   const double *x, double *y, int32_t *argmax)
+    int fnn_max_pool2d_backward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t p, int64_t q,
+                                    const float *grad_out, const int32_t *argmax, float *grad_x)
+    int fnn_max_pool2d_backward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t p, int64_t q,
+                                    const double *grad_out, const int32_t *argmax, double *grad_x)
+    int fnn_avg_pool2d_forward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                   int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                   const float *x, float *y)
+    int fnn_avg_pool2d_forward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                   int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                   const double *x, double *y)
+    int fnn_avg_pool2d_backward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                    int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                    const float *grad_out, float *grad_x)
+    int fnn_avg_pool2d_backward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                    int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                    const double *grad_out, double *grad_x)

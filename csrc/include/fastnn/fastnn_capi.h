@@ -145,6 +145,20 @@ static inline int import_fastnn(void) {
 #define fnn_gemm_batched_f64 (fnn_capi_table->gemm_batched_f64)
 #define fnn_linear_f32 (fnn_capi_table->linear_f32)
 #define fnn_linear_f64 (fnn_capi_table->linear_f64)
+#define fnn_conv2d_forward_f32 (fnn_capi_table->conv2d_forward_f32)
+#define fnn_conv2d_forward_f64 (fnn_capi_table->conv2d_forward_f64)
+#define fnn_conv2d_backward_input_f32 (fnn_capi_table->conv2d_backward_input_f32)
+#define fnn_conv2d_backward_input_f64 (fnn_capi_table->conv2d_backward_input_f64)
+#define fnn_conv2d_backward_weight_f32 (fnn_capi_table->conv2d_backward_weight_f32)
+#define fnn_conv2d_backward_weight_f64 (fnn_capi_table->conv2d_backward_weight_f64)
+#define fnn_max_pool2d_forward_f32 (fnn_capi_table->max_pool2d_forward_f32)
+#define fnn_max_pool2d_forward_f64 (fnn_capi_table->max_pool2d_forward_f64)
+#define fnn_max_pool2d_backward_f32 (fnn_capi_table->max_pool2d_backward_f32)
+#define fnn_max_pool2d_backward_f64 (fnn_capi_table->max_pool2d_backward_f64)
+#define fnn_avg_pool2d_forward_f32 (fnn_capi_table->avg_pool2d_forward_f32)
+#define fnn_avg_pool2d_forward_f64 (fnn_capi_table->avg_pool2d_forward_f64)
+#define fnn_avg_pool2d_backward_f32 (fnn_capi_table->avg_pool2d_backward_f32)
+#define fnn_avg_pool2d_backward_f64 (fnn_capi_table->avg_pool2d_backward_f64)
 
 #ifdef __cplusplus
 }

@@ -8,9 +8,10 @@
  * ABI rules
  *  - The first three fields (abi_major, abi_minor, size) never move.
  *  - The table is append-only: a new function is added at the END of
- *    FNN_CAPI_FUNCTIONS and FNN_CAPI_ABI_MINOR goes up by one.  Existing
- *    entries never change position, name or signature.  (Convolution and
- *    pooling, still to come, will be appended this way.)
+ *    FNN_CAPI_FUNCTIONS and FNN_CAPI_ABI_MINOR goes up by one (once per
+ *    batch of additions, marked by an "ABI 1.x" comment in the list).
+ *    Existing entries never change position, name or signature.
+ *    (Convolution and pooling were appended this way, as ABI 1.1.)
  *  - Changing or removing an entry bumps FNN_CAPI_ABI_MAJOR; a module built
  *    against another major then refuses to import (ImportError).
  *  - `size` is sizeof(fnn_capi_t) of the fastnn that exports the table: a
@@ -34,7 +35,7 @@ extern "C" {
 #endif
 
 #define FNN_CAPI_ABI_MAJOR 1
-#define FNN_CAPI_ABI_MINOR 0
+#define FNN_CAPI_ABI_MINOR 1
 #define FNN_CAPI_CAPSULE_NAME "fastnn._C._C_API"
 
 /* clang-format off */
@@ -130,7 +131,56 @@ extern "C" {
     X(int, linear_f32, (int64_t m, int64_t n, int64_t k, const float *x, int64_t ldx, const float *w,            \
                         int64_t ldw, const float *bias, int act, float act_alpha, float *y, int64_t ldy))        \
     X(int, linear_f64, (int64_t m, int64_t n, int64_t k, const double *x, int64_t ldx, const double *w,          \
-                        int64_t ldw, const double *bias, int act, double act_alpha, double *y, int64_t ldy))
+                        int64_t ldw, const double *bias, int act, double act_alpha, double *y, int64_t ldy))     \
+    /* ---- ABI 1.1 ---- convolution and pooling (NCHW) */                                                       \
+    X(int, conv2d_forward_f32, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,     \
+                                int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,                \
+                                int64_t dil_h, int64_t dil_w, int64_t groups, const float *x,                    \
+                                const float *weight, const float *bias, float *y))                               \
+    X(int, conv2d_forward_f64, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,     \
+                                int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,                \
+                                int64_t dil_h, int64_t dil_w, int64_t groups, const double *x,                   \
+                                const double *weight, const double *bias, double *y))                            \
+    X(int, conv2d_backward_input_f32, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r,         \
+                                       int64_t s, int64_t stride_h, int64_t stride_w, int64_t pad_h,             \
+                                       int64_t pad_w, int64_t dil_h, int64_t dil_w, int64_t groups,              \
+                                       const float *grad_out, const float *weight, float *grad_x))               \
+    X(int, conv2d_backward_input_f64, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r,         \
+                                       int64_t s, int64_t stride_h, int64_t stride_w, int64_t pad_h,             \
+                                       int64_t pad_w, int64_t dil_h, int64_t dil_w, int64_t groups,              \
+                                       const double *grad_out, const double *weight, double *grad_x))            \
+    X(int, conv2d_backward_weight_f32, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r,        \
+                                        int64_t s, int64_t stride_h, int64_t stride_w, int64_t pad_h,            \
+                                        int64_t pad_w, int64_t dil_h, int64_t dil_w, int64_t groups,             \
+                                        const float *grad_out, const float *x, float *grad_weight,               \
+                                        float *grad_bias))                                                       \
+    X(int, conv2d_backward_weight_f64, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r,        \
+                                        int64_t s, int64_t stride_h, int64_t stride_w, int64_t pad_h,            \
+                                        int64_t pad_w, int64_t dil_h, int64_t dil_w, int64_t groups,             \
+                                        const double *grad_out, const double *x, double *grad_weight,            \
+                                        double *grad_bias))                                                      \
+    X(int, max_pool2d_forward_f32, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,          \
+                                    int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,            \
+                                    const float *x, float *y, int32_t *argmax))                                  \
+    X(int, max_pool2d_forward_f64, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,          \
+                                    int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,            \
+                                    const double *x, double *y, int32_t *argmax))                                \
+    X(int, max_pool2d_backward_f32, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t p, int64_t q,           \
+                                     const float *grad_out, const int32_t *argmax, float *grad_x))               \
+    X(int, max_pool2d_backward_f64, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t p, int64_t q,           \
+                                     const double *grad_out, const int32_t *argmax, double *grad_x))             \
+    X(int, avg_pool2d_forward_f32, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,          \
+                                    int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,            \
+                                    const float *x, float *y))                                                   \
+    X(int, avg_pool2d_forward_f64, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,          \
+                                    int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,            \
+                                    const double *x, double *y))                                                 \
+    X(int, avg_pool2d_backward_f32, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,         \
+                                     int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,           \
+                                     const float *grad_out, float *grad_x))                                      \
+    X(int, avg_pool2d_backward_f64, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,         \
+                                     int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,           \
+                                     const double *grad_out, double *grad_x))
 /* clang-format on */
 
 typedef struct fnn_capi_t {
