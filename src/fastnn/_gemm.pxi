@@ -215,3 +215,162 @@ def gemm_fma_peak(dtype=np.float32, int threads=1, double seconds=0.2):
 def _gemm_test_flags(int flags):
     """Test hook: force GEMM paths (see csrc/gemm/gemm.c); returns the old flags."""
     return fnn_gemm_set_test_flags(flags)
+
+
+# ---------------------------------------------------------------- matmul
+# The whole of fastnn.ops.matmul, typed, so a small product pays a few
+# hundred nanoseconds of Python overhead rather than microseconds.
+
+cdef inline void _extent(cnp.ndarray x, char **lo, char **hi):
+    """Byte range [lo, hi) that x's elements occupy."""
+    cdef char *p = <char *>cnp.PyArray_DATA(x)
+    cdef char *l = p
+    cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(x)
+    cdef char *h = p + isz
+    cdef int d
+    cdef Py_ssize_t n, s
+    for d in range(cnp.PyArray_NDIM(x)):
+        n = cnp.PyArray_DIMS(x)[d]
+        s = cnp.PyArray_STRIDES(x)[d]
+        if n == 0:
+            lo[0] = p
+            hi[0] = p
+            return
+        if s > 0:
+            h += (n - 1) * s
+        else:
+            l += (n - 1) * s
+    lo[0] = l
+    hi[0] = h
+
+
+cdef inline bint _overlaps(cnp.ndarray x, cnp.ndarray y):
+    cdef char *xl
+    cdef char *xh
+    cdef char *yl
+    cdef char *yh
+    _extent(x, &xl, &xh)
+    _extent(y, &yl, &yh)
+    return xl < yh and yl < xh
+
+
+cdef int _describe(cnp.ndarray x, bint trans, bint *t_out, int64_t *ld, int64_t *bstride):
+    """Describes the 3-D operand x to C without copying; returns 0 when x
+    has no unit-stride axis (or a negative/odd stride) and must be copied."""
+    cdef Py_ssize_t isz = x.itemsize
+    cdef Py_ssize_t bat = x.shape[0], rows = x.shape[1], cols = x.shape[2]
+    cdef Py_ssize_t s0 = x.strides[0], s1 = x.strides[1], s2 = x.strides[2]
+    if not cnp.PyArray_ISALIGNED(x) or s0 % isz or s1 % isz or s2 % isz:
+        return 0
+    s0 = s0 // isz if bat > 1 else 0
+    s1 //= isz
+    s2 //= isz
+    if s0 < 0:
+        return 0
+    bstride[0] = s0
+    if (s2 == 1 or cols <= 1) and (rows <= 1 or s1 >= max(1, cols)):
+        t_out[0] = trans
+        ld[0] = s1 if rows > 1 else max(1, cols)
+        return 1
+    if (s1 == 1 or rows <= 1) and (cols <= 1 or s2 >= max(1, rows)):
+        t_out[0] = not trans
+        ld[0] = s2 if cols > 1 else max(1, rows)
+        return 1
+    return 0
+
+
+cdef object _gemm_check(x, str name):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"matmul: {name} must be a numpy.ndarray, got {type(x).__name__}")
+    cdef int tn = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64:
+        raise TypeError(f"matmul: {name} has dtype {x.dtype}; fastnn computes in float32 or float64")
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    if nd != 2 and nd != 3:
+        raise ValueError(f"matmul: {name} must be 2-D or 3-D, got {nd}-D with shape {x.shape}")
+    return x
+
+
+def matmul(a, b, out=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
+    """See fastnn.ops.matmul."""
+    _gemm_check(a, "a")
+    _gemm_check(b, "b")
+    cdef cnp.ndarray A = <cnp.ndarray>a
+    cdef cnp.ndarray B = <cnp.ndarray>b
+    cdef int tn = cnp.PyArray_TYPE(A)
+    if cnp.PyArray_TYPE(B) != tn:
+        raise TypeError(f"matmul: a is {A.dtype} but b is {B.dtype}; convert one of them")
+    cdef double dalpha, dbeta
+    for v, nm in ((alpha, "alpha"), (beta, "beta")):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"matmul: {nm} must be a real number, got {type(v).__name__}")
+    dalpha = alpha
+    dbeta = beta
+    cdef bint ta = bool(trans_a), tb = bool(trans_b)
+    cdef int nda = cnp.PyArray_NDIM(A), ndb = cnp.PyArray_NDIM(B)
+    if nda == 2:
+        A = A[None]
+    if ndb == 2:
+        B = B[None]
+    cdef int64_t m = A.shape[2] if ta else A.shape[1]
+    cdef int64_t k = A.shape[1] if ta else A.shape[2]
+    cdef int64_t kb = B.shape[2] if tb else B.shape[1]
+    cdef int64_t n = B.shape[1] if tb else B.shape[2]
+    if k != kb:
+        raise ValueError(f"matmul: inner dimensions differ: a{' (transposed)' if ta else ''} has shape "
+                         f"{a.shape}, b{' (transposed)' if tb else ''} has shape {b.shape}")
+    cdef int64_t ba = A.shape[0], bb = B.shape[0]
+    if ba != bb and ba != 1 and bb != 1:
+        raise ValueError(f"matmul: batch dimensions of a {a.shape} and b {b.shape} do not broadcast")
+    cdef int64_t batch = max(ba, bb)
+    cdef object shape
+    if nda == 2 and ndb == 2:
+        shape = (m, n)
+    else:
+        shape = (batch, m, n)
+    cdef cnp.ndarray C
+    if out is None:
+        if dbeta != 0.0:
+            raise ValueError("matmul: beta != 0 needs out= holding C")
+        C = np.empty(shape, A.dtype)
+    else:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
+        C = <cnp.ndarray>out
+        if (<object>C).shape != shape or cnp.PyArray_TYPE(C) != tn:
+            raise ValueError(f"matmul: out has shape {out.shape} and dtype {out.dtype}; "
+                             f"expected shape {shape} and dtype {A.dtype}")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(C):
+            raise ValueError("matmul: out must be C-contiguous")
+        if not cnp.PyArray_ISWRITEABLE(C):
+            raise ValueError("matmul: out is read-only")
+        if _overlaps(A, C):
+            A = A.copy()
+        if _overlaps(B, C):
+            B = B.copy()
+    if m == 0 or n == 0 or batch == 0:
+        return C
+    cdef bint cta, ctb
+    cdef int64_t lda, ldb, sa, sb
+    if not _describe(A, ta, &cta, &lda, &sa):
+        A = np.ascontiguousarray(A)
+        _describe(A, ta, &cta, &lda, &sa)
+    if not _describe(B, tb, &ctb, &ldb, &sb):
+        B = np.ascontiguousarray(B)
+        _describe(B, tb, &ctb, &ldb, &sb)
+    cdef char ca = b'T' if cta else b'N'
+    cdef char cb = b'T' if ctb else b'N'
+    cdef void *pa = cnp.PyArray_DATA(A)
+    cdef void *pb = cnp.PyArray_DATA(B)
+    cdef void *pc = cnp.PyArray_DATA(C)
+    cdef int rc
+    if tn == cnp.NPY_FLOAT32:
+        with nogil:
+            rc = fnn_gemm_batched_f32(ca, cb, batch, m, n, k, <float>dalpha, <const float *>pa, lda, sa,
+                                      <const float *>pb, ldb, sb, <float>dbeta, <float *>pc, n, m * n)
+    else:
+        with nogil:
+            rc = fnn_gemm_batched_f64(ca, cb, batch, m, n, k, dalpha, <const double *>pa, lda, sa,
+                                      <const double *>pb, ldb, sb, dbeta, <double *>pc, n, m * n)
+    check_rc(rc, "matmul")
+    return C
