@@ -309,9 +309,9 @@ def matmul(a, b, out=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     cdef bint ta = bool(trans_a), tb = bool(trans_b)
     cdef int nda = cnp.PyArray_NDIM(A), ndb = cnp.PyArray_NDIM(B)
     if nda == 2:
-        A = A[None]
+        A = A.reshape(1, A.shape[0], A.shape[1])
     if ndb == 2:
-        B = B[None]
+        B = B.reshape(1, B.shape[0], B.shape[1])
     cdef int64_t m = A.shape[2] if ta else A.shape[1]
     cdef int64_t k = A.shape[1] if ta else A.shape[2]
     cdef int64_t kb = B.shape[2] if tb else B.shape[1]
