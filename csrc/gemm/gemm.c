@@ -29,6 +29,7 @@ static inline int omp_get_num_threads(void) { return 1; }
 #define FNN_GEMM_FORCE_KSPLIT 16
 #define FNN_GEMM_FORCE_NO_KSPLIT 32
 #define FNN_GEMM_FORCE_TINY_BLOCKS 64
+#define FNN_GEMM_FORCE_ALL_THREADS 128 /* all threads, however small the product */
 static int fnn_gemm_test_flags = 0;
 int fnn_gemm_set_test_flags(int flags) {
     int old = fnn_gemm_test_flags;
