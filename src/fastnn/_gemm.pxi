@@ -1,8 +1,9 @@
-# GEMM and linear bindings (included by _C.pyx).  fastnn.ops.matmul and
-# fastnn.ops.linear do the user-facing argument handling; these check again
-# what C relies on, describe each operand to C by pointer, leading dimension
-# and batch stride (copying only operands whose rows are not unit-stride),
-# release the GIL and call C.
+# GEMM and linear bindings (included by _C.pyx).  matmul is the whole of
+# fastnn.ops.matmul (typed, so small products pay little overhead): it
+# describes each operand to C by pointer, leading dimension and batch stride,
+# copying only operands with no unit-stride axis.  linear re-checks what C
+# relies on after fastnn.ops.linear's argument handling.  Every C call
+# releases the GIL.
 
 cdef extern from "fastnn/fastnn.h" nogil:
     int FNN_ACT_NONE
@@ -37,68 +38,6 @@ cdef extern from *:
     """
     int fnn_gemm_set_test_flags(int flags) nogil
     double fnn_gemm_measure_peak(int elem_size, int nt, double seconds) nogil
-
-
-cdef object _gemm_operand(cnp.ndarray x, bint trans):
-    """(array, trans, ld, batch_stride) describing the 3-D operand x (batch,
-    rows, cols) to C: rows may be any positive stride, the batch any
-    non-negative stride; a unit-stride column axis becomes a transposed
-    operand.  Anything else is copied to C order."""
-    cdef Py_ssize_t isz = x.itemsize
-    cdef Py_ssize_t bat = x.shape[0], rows = x.shape[1], cols = x.shape[2]
-    cdef Py_ssize_t s0, s1, s2
-    if x.flags.aligned and x.strides[0] % isz == 0 and x.strides[1] % isz == 0 and x.strides[2] % isz == 0:
-        s0 = x.strides[0] // isz if bat > 1 else 0
-        s1 = x.strides[1] // isz
-        s2 = x.strides[2] // isz
-        if s0 >= 0:
-            if (s2 == 1 or cols <= 1) and (rows <= 1 or s1 >= max(1, cols)):
-                return x, trans, (s1 if rows > 1 else max(1, cols)), s0
-            if (s1 == 1 or rows <= 1) and (cols <= 1 or s2 >= max(1, rows)):
-                return x, not trans, (s2 if cols > 1 else max(1, rows)), s0
-    x = np.ascontiguousarray(x)
-    return x, trans, max(1, cols), (rows * cols if bat > 1 else 0)
-
-
-def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, bint trans_a, bint trans_b, double alpha, double beta):
-    """c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i] for 3-D a, b, c
-    (batch 1 of a or b broadcasts); c C-contiguous, not overlapping a or b."""
-    if a.ndim != 3 or b.ndim != 3 or c.ndim != 3:
-        raise ValueError("gemm: operands must be 3-D (batch, rows, cols)")
-    if a.dtype != b.dtype or a.dtype != c.dtype:
-        raise TypeError(f"gemm: dtype mismatch {a.dtype}, {b.dtype}, {c.dtype}")
-    if a.dtype != np.float32 and a.dtype != np.float64:
-        raise TypeError(f"gemm: unsupported dtype {a.dtype}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(c) or not c.flags.writeable:
-        raise ValueError("gemm: c must be C-contiguous and writeable")
-    cdef int64_t m = a.shape[2] if trans_a else a.shape[1]
-    cdef int64_t k = a.shape[1] if trans_a else a.shape[2]
-    cdef int64_t kb = b.shape[2] if trans_b else b.shape[1]
-    cdef int64_t n = b.shape[1] if trans_b else b.shape[2]
-    cdef int64_t batch = c.shape[0]
-    if kb != k or c.shape[1] != m or c.shape[2] != n or a.shape[0] not in (1, batch) or b.shape[0] not in (1, batch):
-        raise ValueError(f"gemm: shapes {(<object>a).shape}, {(<object>b).shape} -> {(<object>c).shape} do not match")
-    if np.may_share_memory(a, c) or np.may_share_memory(b, c):
-        raise ValueError("gemm: c overlaps an input")
-    a, ta, lda, sa = _gemm_operand(a, trans_a)
-    b, tb, ldb, sb = _gemm_operand(b, trans_b)
-    cdef char cta = b'T' if ta else b'N'
-    cdef char ctb = b'T' if tb else b'N'
-    cdef int64_t ilda = lda, ildb = ldb, isa = sa, isb = sb
-    cdef int64_t ldc = max(1, n), sc = m * n
-    cdef void *pa = cnp.PyArray_DATA(a)
-    cdef void *pb = cnp.PyArray_DATA(b)
-    cdef void *pc = cnp.PyArray_DATA(c)
-    cdef int rc
-    if c.dtype == np.float32:
-        with nogil:
-            rc = fnn_gemm_batched_f32(cta, ctb, batch, m, n, k, <float>alpha, <const float *>pa, ilda, isa,
-                                      <const float *>pb, ildb, isb, <float>beta, <float *>pc, ldc, sc)
-    else:
-        with nogil:
-            rc = fnn_gemm_batched_f64(cta, ctb, batch, m, n, k, alpha, <const double *>pa, ilda, isa,
-                                      <const double *>pb, ildb, isb, beta, <double *>pc, ldc, sc)
-    check_rc(rc, "gemm")
 
 
 def linear(cnp.ndarray x, cnp.ndarray w, bias, cnp.ndarray y, int act, double act_alpha):

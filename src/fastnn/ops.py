@@ -160,12 +160,6 @@ def _gemm_operand(x, op, name):
     return x
 
 
-def _scalar(v, op, name):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{op}: {name} must be a real number, got {type(v).__name__}")
-    return float(v)
-
-
 def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     """alpha * op(a) @ op(b) + beta * out, op(x) = x or its transpose (of the
     last two axes) by trans_a / trans_b.
@@ -187,8 +181,9 @@ def linear(x, weight, bias=None, *, activation=None, out=None, negative_slope=0.
     """activation(x @ weight.T + bias), weight (out_features, in_features),
     x (N, in) or (N, T, in).  The bias and the activation ("relu", "gelu"
     (exact), "tanh", "sigmoid", also "leaky_relu" with negative_slope and
-    "gelu_tanh") are applied by the GEMM to each output tile while it is in
-    registers: no second pass over the output."""
+    "gelu_tanh") are applied by the GEMM micro-kernel to each output tile as
+    it is produced (the bias in registers, the activation while the tile is in
+    L1): no second pass over the output."""
     x = _gemm_operand(x, "linear", "x")
     if not isinstance(weight, np.ndarray):
         raise TypeError(f"linear: weight must be a numpy.ndarray, got {type(weight).__name__}")
