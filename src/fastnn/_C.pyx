@@ -231,3 +231,4 @@ def output_for(out, shape, dtype, str op, inputs=()):
     return out, tuple(fixed)
 
 include "_nn.pxi"
+include "_seq.pxi"
