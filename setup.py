@@ -75,13 +75,14 @@ if sys.platform == "darwin":
 ext = Extension(
     "fastnn._C",
     sources=["src/fastnn/_C.pyx"] + c_sources,
+    # the .inc bodies and headers are compiled through the .c files: a change
+    # to any of them must rebuild the module
+    depends=sorted(glob(os.path.join(CSRC, "**", "*.inc"), recursive=True)
+                   + glob(os.path.join(CSRC, "**", "*.h"), recursive=True)),
     include_dirs=[os.path.join(CSRC, "include"), CSRC, numpy.get_include()],
     define_macros=macros,
     extra_compile_args=compile_args,
     extra_link_args=["-fopenmp"],
-    # kernel bodies are .inc/.h files included per ISA: any change rebuilds
-    depends=sorted(glob(os.path.join(CSRC, "**", "*.inc"), recursive=True)
-                   + glob(os.path.join(CSRC, "**", "*.h"), recursive=True)),
 )
 
 setup(

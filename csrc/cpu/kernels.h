@@ -125,6 +125,46 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
 #define FNN_ACT_UNARY_KERNELS_(K, op) K(op##_fwd, fnn_unary_fwd) K(op##_bwd, fnn_unary_bwd)
 #define FNN_ACT_ROW_KERNELS_(K, op) K(op##_fwd, fnn_row_fwd) K(op##_bwd, fnn_row_bwd)
 
+/* GEMM, in gemm/gemm_body.inc.  The epilogue applied to each output tile
+ * while it is in registers: C = act(alpha * AB + beta * C + bias[col]);
+ * beta == 0 never reads C; bias may be null; act < 0 is none, else an
+ * FNN_ACT_* code with parameter act_alpha. */
+#define FNN_GEMM_EPI_(T, DT)                                                   \
+    typedef struct fnn_gemm_epi_##DT {                                         \
+        T alpha, beta;                                                         \
+        const T *bias;                                                         \
+        int act;                                                               \
+        T act_alpha;                                                           \
+    } fnn_gemm_epi_##DT;
+FNN_GEMM_EPI_(float, f32)
+FNN_GEMM_EPI_(double, f64)
+#undef FNN_GEMM_EPI_
+/* Register blocking of an ISA's micro-kernel: an MR x NR tile of C. */
+typedef struct fnn_gemm_info {
+    int mr, nr;
+} fnn_gemm_info;
+typedef void fnn_gemm_info_f32_t(fnn_gemm_info *info);
+typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
+#define FNN_GEMM_SIGS_(T, DT)                                                                       \
+    typedef void fnn_gemm_ukr_##DT##_t(int64_t kc, const T *a, int64_t rs_a, int64_t cs_a,          \
+                                       const T *b, int64_t rs_b, T *c, int64_t ldc, int64_t mr,      \
+                                       int64_t nr, const fnn_gemm_epi_##DT *e);                     \
+    typedef void fnn_gemm_pack_a_##DT##_t(int64_t mc, int64_t kc, const T *a, int64_t rs_a,          \
+                                          int64_t cs_a, T *dst);                                    \
+    typedef void fnn_gemm_pack_b_##DT##_t(int64_t kc, int64_t nc, const T *b, int64_t rs_b,          \
+                                          int64_t cs_b, T *dst);                                    \
+    typedef void fnn_gemm_ksum_##DT##_t(int64_t m, int64_t n, int64_t nparts, const T *parts,        \
+                                        int64_t part_stride, T *c, int64_t ldc,                     \
+                                        const fnn_gemm_epi_##DT *e);
+typedef float fnn_gemm_peak_f32_t(int64_t iters);
+typedef double fnn_gemm_peak_f64_t(int64_t iters);
+FNN_GEMM_SIGS_(float, f32)
+FNN_GEMM_SIGS_(double, f64)
+#undef FNN_GEMM_SIGS_
+#define FNN_GEMM_KERNELS(K) K(gemm_info, fnn_gemm_info) K(gemm_ukr, fnn_gemm_ukr) \
+    K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
+    K(gemm_peak, fnn_gemm_peak)
+
 /* Every kernel of every area: K(name, signature). */
 #define FNN_KERNEL_LIST(K)                          \
     FNN_ACT_UNARY_OPS(FNN_ACT_UNARY_KERNELS_, K)    \
@@ -132,6 +172,7 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
     FNN_CE_KERNELS(K)                               \
     FNN_NORM_KERNELS(K)                             \
     FNN_OPTIM_KERNELS(K)                            \
+    FNN_GEMM_KERNELS(K)                             \
     FNN_RNN_KERNELS(K)                              \
     FNN_ATTN_KERNELS(K)
 

@@ -56,6 +56,7 @@
 #define v_sub VS(sub)
 #define v_mul VS(mul)
 #define v_div VS(div)
+#define v_div_nr VS(div_nr)
 #define v_sqrt VS(sqrt)
 #define v_fma VS(fma)
 #define v_fnma VS(fnma)

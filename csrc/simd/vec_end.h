@@ -13,6 +13,7 @@
 #undef v_sub
 #undef v_mul
 #undef v_div
+#undef v_div_nr
 #undef v_sqrt
 #undef v_fma
 #undef v_fnma

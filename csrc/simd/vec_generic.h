@@ -20,6 +20,7 @@
     static inline T vs_##S##_sub(T a, T b) { return a - b; }                                   \
     static inline T vs_##S##_mul(T a, T b) { return a * b; }                                   \
     static inline T vs_##S##_div(T a, T b) { return a / b; }                                   \
+    static inline T vs_##S##_div_nr(T a, T b) { return a / b; }                                \
     static inline T vs_##S##_sqrt(T a) { return (T)sqrt(a); }                                  \
     static inline T vs_##S##_fma(T a, T b, T c) { return a * b + c; }                         \
     static inline T vs_##S##_fnma(T a, T b, T c) { return c - a * b; }                        \

@@ -231,4 +231,5 @@ def output_for(out, shape, dtype, str op, inputs=()):
     return out, tuple(fixed)
 
 include "_nn.pxi"
+include "_gemm.pxi"
 include "_seq.pxi"

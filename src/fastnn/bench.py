@@ -13,6 +13,8 @@ import time
 import numpy as np
 
 WORKLOADS = []
+# the short kernel table of `fastnn demo`
+DEMO_WORKLOADS = ("relu", "sigmoid", "gelu", "softmax", "sgemm_square", "sgemm_mlp", "conv2d_forward")
 
 
 def workload(group, name, *, sizes=None, quick=None, flops=None, nbytes=None):
@@ -125,8 +127,8 @@ def _unary_workload(name, fnn_fn, np_fn, torch_fn):
     def make(n):
         from . import ops  # noqa: F401
         x, g = _act_data(int(n))
-        out = np.empty_like(x)
-        fns = {"fastnn": lambda: fnn_fn(x, g, out), "numpy": lambda: np_fn(x, g)}
+        # both allocate their result, as each library's users call them
+        fns = {"fastnn": lambda: fnn_fn(x, g), "numpy": lambda: np_fn(x, g)}
         torch = torch_or_none()
         if torch is not None:
             tx, tg = torch.from_numpy(x), torch.from_numpy(g)
@@ -141,22 +143,22 @@ def _register_activations():
     s2 = 1 / math.sqrt(2)
     inv_sqrt_2pi = 1 / math.sqrt(2 * math.pi)
 
-    _unary_workload("relu", lambda x, g, o: ops.relu(x, out=o), lambda x, g: np.maximum(x, 0),
+    _unary_workload("relu", lambda x, g: ops.relu(x), lambda x, g: np.maximum(x, 0),
                     lambda t, x, g: t.relu(x))
-    _unary_workload("relu_backward", lambda x, g, o: ops.relu_backward(g, x, out=o),
+    _unary_workload("relu_backward", lambda x, g: ops.relu_backward(g, x),
                     lambda x, g: np.where(x > 0, g, 0), lambda t, x, g: t.ops.aten.threshold_backward(g, x, 0))
-    _unary_workload("sigmoid", lambda x, g, o: ops.sigmoid(x, out=o), lambda x, g: 1 / (1 + np.exp(-x)),
+    _unary_workload("sigmoid", lambda x, g: ops.sigmoid(x), lambda x, g: 1 / (1 + np.exp(-x)),
                     lambda t, x, g: t.sigmoid(x))
-    _unary_workload("sigmoid_backward", lambda x, g, o: ops.sigmoid_backward(g, x, out=o),
+    _unary_workload("sigmoid_backward", lambda x, g: ops.sigmoid_backward(g, x),
                     lambda x, g: g * x * (1 - x), lambda t, x, g: t.ops.aten.sigmoid_backward(g, x))
-    _unary_workload("tanh", lambda x, g, o: ops.tanh(x, out=o), lambda x, g: np.tanh(x),
+    _unary_workload("tanh", lambda x, g: ops.tanh(x), lambda x, g: np.tanh(x),
                     lambda t, x, g: t.tanh(x))
-    _unary_workload("tanh_backward", lambda x, g, o: ops.tanh_backward(g, x, out=o),
+    _unary_workload("tanh_backward", lambda x, g: ops.tanh_backward(g, x),
                     lambda x, g: g * (1 - x * x), lambda t, x, g: t.ops.aten.tanh_backward(g, x))
-    _unary_workload("gelu", lambda x, g, o: ops.gelu(x, out=o),
+    _unary_workload("gelu", lambda x, g: ops.gelu(x),
                     lambda x, g: x * np.float32(0.5) * (1 + _erf()(x * np.float32(s2))),
                     lambda t, x, g: t.nn.functional.gelu(x))
-    _unary_workload("gelu_backward", lambda x, g, o: ops.gelu_backward(g, x, out=o),
+    _unary_workload("gelu_backward", lambda x, g: ops.gelu_backward(g, x),
                     lambda x, g: g * (np.float32(0.5) * (1 + _erf()(x * np.float32(s2)))
                                       + x * np.exp(np.float32(-0.5) * x * x) * np.float32(inv_sqrt_2pi)),
                     lambda t, x, g: t.ops.aten.gelu_backward(g, x))

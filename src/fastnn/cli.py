@@ -1,7 +1,8 @@
-"""The `fastnn` command: info, bench (and, as they land, train and demo)."""
+"""The `fastnn` command: info, bench, train, demo."""
 import argparse
 import json
 import sys
+import time
 
 
 class _Parser(argparse.ArgumentParser):
@@ -13,6 +14,74 @@ class _Parser(argparse.ArgumentParser):
 def cmd_info(args):
     import fastnn
     fastnn.show_config()
+    return 0
+
+
+def _fail(msg):
+    sys.stderr.write(f"fastnn: error: {msg}\n")
+    return 2
+
+
+def cmd_train(args):
+    import fastnn
+    from . import train
+    if args.threads is not None:
+        if args.threads < 1:
+            return _fail(f"--threads must be >= 1, got {args.threads}")
+        fastnn.set_num_threads(args.threads)
+    try:
+        if args.resume:
+            run = train.Run.resume(args.resume, epochs=args.epochs)
+        else:
+            run = train.Run(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    except (OSError, ValueError) as e:
+        return _fail(str(e).splitlines()[0])
+    if args.plot and run.model_name != "cnn":
+        return _fail("--plot draws the CNN's filters and feature maps: use it with --model cnn")
+
+    def report(r, rec):
+        print(f"epoch {rec['epoch']:3d}  loss {rec['loss']:.4f}  {r.metric_name} {rec['metric']:.4f}  "
+              f"{rec['examples_per_s']:.0f} examples/s", flush=True)
+        if args.save:
+            r.save(args.save)
+    print(f"training {run.model_name}: epochs {run.epoch}->{run.epochs}, batch {run.batch_size}, lr {run.lr}, "
+          f"seed {run.seed}, threads {fastnn.get_num_threads()}, isa {fastnn.get_isa()}", flush=True)
+    run.fit(progress=not args.no_progress, on_epoch=report)
+    if run.history:
+        print(f"final {run.metric_name}: {run.history[-1]['metric']:.4f}")
+    if run.text:
+        print("generated text:")
+        print(run.generate())
+    if args.save:
+        run.save(args.save)
+    if args.plot:
+        from .plots import cnn_story
+        cnn_story(run, args.plot)
+        print(f"saved {args.plot}")
+    return 0
+
+
+def cmd_demo(args):
+    import fastnn
+    from . import bench, train
+    t_start = time.perf_counter()
+    print(f"fastnn {fastnn.__version__} demo: isa {fastnn.get_isa()}, threads {fastnn.get_num_threads()}")
+    rows = []
+    for model in train.MODELS:
+        run = train.Run(model, defaults=train.DEMO)
+        t0 = time.perf_counter()
+        run.fit(progress=not args.no_progress)
+        secs = time.perf_counter() - t0
+        h = run.history[-1]
+        eps = sum(r["examples_per_s"] * r["seconds"] for r in run.history) / sum(r["seconds"] for r in run.history)
+        metric = f"test accuracy {h['metric'] * 100:.1f}%" if not run.text else f"{h['metric']:.2f} bits/char held out"
+        line = f"{model:12s} {metric:32s} {secs:6.1f} s  {eps:8.0f} examples/s"
+        print(line, flush=True)
+        rows.append(line)
+    print("\nkernels, fastnn vs numpy (x = numpy time / fastnn time):")
+    picks = [w for w in bench.select(quick=True) if w.name in bench.DEMO_WORKLOADS]
+    bench.run(picks, min_time=0.05, rounds=5, progress=lambda r: print("  " + bench.format_row(r), flush=True))
+    print(f"\ndemo finished in {time.perf_counter() - t_start:.0f} s")
     return 0
 
 
@@ -54,6 +123,23 @@ def _plot(results, path):
     fig.savefig(path, dpi=100)
 
 
+def _typed(conv, ok, what):
+    def parse(s):
+        try:
+            v = conv(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}")
+        return v
+    return parse
+
+
+_pos_int = _typed(int, lambda v: v >= 1, "a positive integer")
+_nonneg_int = _typed(int, lambda v: v >= 0, "a non-negative integer")
+_pos_float = _typed(float, lambda v: v > 0, "a positive number")
+
+
 def main(argv=None):
     p = _Parser(prog="fastnn", description="fast neural networks on the CPU")
     sub = p.add_subparsers(dest="cmd", parser_class=_Parser)
@@ -65,6 +151,21 @@ def main(argv=None):
     b.add_argument("--plot", metavar="F.png", help="draw the ratios (needs matplotlib)")
     b.add_argument("--group", action="append", help="only this group (repeatable)")
     b.set_defaults(fn=cmd_bench)
+    t = sub.add_parser("train", help="train one of the four networks on bundled data")
+    t.add_argument("--model", default="mlp", choices=["mlp", "cnn", "lstm", "transformer"])
+    t.add_argument("--epochs", type=_nonneg_int, default=None)
+    t.add_argument("--batch-size", type=_pos_int, default=None)
+    t.add_argument("--lr", type=_pos_float, default=None)
+    t.add_argument("--threads", type=_pos_int, default=None)
+    t.add_argument("--seed", type=_nonneg_int, default=0)
+    t.add_argument("--save", metavar="F", help="checkpoint after every epoch (safetensors)")
+    t.add_argument("--resume", metavar="F", help="continue a run from its checkpoint")
+    t.add_argument("--plot", metavar="F.png", help="CNN only: filters, feature maps and loss curve")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(fn=cmd_train)
+    d = sub.add_parser("demo", help="train the four networks briefly and compare kernels with NumPy")
+    d.add_argument("--no-progress", action="store_true")
+    d.set_defaults(fn=cmd_demo)
     args = p.parse_args(argv)
     return args.fn(args)
 

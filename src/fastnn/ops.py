@@ -11,7 +11,7 @@ from . import _C
 __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoid",
            "sigmoid_backward", "tanh", "tanh_backward", "gelu", "gelu_backward",
            "softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",
-           "layer_norm", "layer_norm_backward", "batch_norm", "batch_norm_backward"]
+           "layer_norm", "layer_norm_backward", "batch_norm", "batch_norm_backward", "matmul", "linear"]
 
 # op codes of fastnn.h (FNN_ACT_*)
 _RELU, _LEAKY_RELU, _SIGMOID, _TANH, _GELU, _GELU_TANH = range(6)
@@ -314,3 +314,117 @@ def batch_norm_backward(grad_out, x, weight, save_mean, save_rstd, *, training=F
     _C.batch_norm_backward(g, x, n, c, s, weight, _C.as_float_array(save_mean, name, "save_mean"),
                            _C.as_float_array(save_rstd, name, "save_rstd"), bool(training), dx, dw, db)
     return dx, dw, db
+
+# ---------------------------------------------------------------- GEMM
+
+def _gemm_operand(x, op, name):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(x).__name__}")
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: {name} has dtype {x.dtype}; fastnn computes in float32 or float64")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: {name} must be 2-D or 3-D, got {x.ndim}-D with shape {x.shape}")
+    return x
+
+
+def _scalar(v, op, name):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{op}: {name} must be a real number, got {type(v).__name__}")
+    return float(v)
+
+
+def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
+    """alpha * op(a) @ op(b) + beta * out, op(x) = x or its transpose (of the
+    last two axes) by trans_a / trans_b.
+
+    2-D, or 3-D batched with the batch broadcast as numpy.matmul (a batch of
+    1 repeats; 3-D @ 2-D works).  Inputs may have any strides (rows of unit
+    stride are read in place, other layouts are copied).  beta != 0 needs
+    `out`, which then holds C on entry; `out` must have the exact shape and
+    dtype and be C-contiguous.
+    """
+    a = _gemm_operand(a, "matmul", "a")
+    b = _gemm_operand(b, "matmul", "b")
+    if a.dtype != b.dtype:
+        raise TypeError(f"matmul: a is {a.dtype} but b is {b.dtype}; convert one of them")
+    alpha = _scalar(alpha, "matmul", "alpha")
+    beta = _scalar(beta, "matmul", "beta")
+    a3 = a if a.ndim == 3 else a[None]
+    b3 = b if b.ndim == 3 else b[None]
+    m, k = (a3.shape[2], a3.shape[1]) if trans_a else (a3.shape[1], a3.shape[2])
+    kb, n = (b3.shape[2], b3.shape[1]) if trans_b else (b3.shape[1], b3.shape[2])
+    if k != kb:
+        ta = " (transposed)" if trans_a else ""
+        tb = " (transposed)" if trans_b else ""
+        raise ValueError(f"matmul: inner dimensions differ: a{ta} has shape {a.shape}, b{tb} has shape {b.shape}")
+    ba, bb = a3.shape[0], b3.shape[0]
+    if ba != bb and ba != 1 and bb != 1:
+        raise ValueError(f"matmul: batch dimensions of a {a.shape} and b {b.shape} do not broadcast")
+    batch = max(ba, bb)
+    shape = (m, n) if a.ndim == 2 and b.ndim == 2 else (batch, m, n)
+    if out is None:
+        if beta != 0.0:
+            raise ValueError("matmul: beta != 0 needs out= holding C")
+        c = np.empty(shape, a.dtype)
+    else:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
+        if out.shape != shape or out.dtype != a.dtype:
+            raise ValueError(f"matmul: out has shape {out.shape} and dtype {out.dtype}; "
+                             f"expected shape {shape} and dtype {a.dtype}")
+        if not out.flags.c_contiguous:
+            raise ValueError("matmul: out must be C-contiguous")
+        if not out.flags.writeable:
+            raise ValueError("matmul: out is read-only")
+        c = out
+        if np.may_share_memory(a3, c):
+            a3 = a3.copy()
+        if np.may_share_memory(b3, c):
+            b3 = b3.copy()
+    if c.size:
+        _C.gemm(a3, b3, c.reshape(batch, m, n), bool(trans_a), bool(trans_b), alpha, beta)
+    return c
+
+
+_LINEAR_ACTS = {None: -1, "relu": _RELU, "leaky_relu": _LEAKY_RELU, "sigmoid": _SIGMOID, "tanh": _TANH,
+                "gelu": _GELU, "gelu_tanh": _GELU_TANH}
+
+
+def linear(x, weight, bias=None, *, activation=None, out=None, negative_slope=0.01):
+    """activation(x @ weight.T + bias), weight (out_features, in_features),
+    x (N, in) or (N, T, in).  The bias and the activation ("relu", "gelu"
+    (exact), "tanh", "sigmoid", also "leaky_relu" with negative_slope and
+    "gelu_tanh") are applied by the GEMM to each output tile while it is in
+    registers: no second pass over the output."""
+    x = _gemm_operand(x, "linear", "x")
+    if not isinstance(weight, np.ndarray):
+        raise TypeError(f"linear: weight must be a numpy.ndarray, got {type(weight).__name__}")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if weight.dtype != x.dtype:
+        raise TypeError(f"linear: x is {x.dtype} but weight is {weight.dtype}")
+    if x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: x has shape {x.shape} but weight has shape {weight.shape}; "
+                         f"x.shape[-1] must equal weight.shape[1]")
+    if activation not in _LINEAR_ACTS:
+        raise ValueError(f"linear: unknown activation {activation!r}; choose one of {list(_LINEAR_ACTS)}")
+    n = weight.shape[0]
+    if bias is not None:
+        if not isinstance(bias, np.ndarray):
+            raise TypeError(f"linear: bias must be a numpy.ndarray, got {type(bias).__name__}")
+        if bias.dtype != x.dtype:
+            raise TypeError(f"linear: x is {x.dtype} but bias is {bias.dtype}")
+        if bias.shape != (n,):
+            raise ValueError(f"linear: bias has shape {bias.shape}; expected ({n},) for weight {weight.shape}")
+    shape = x.shape[:-1] + (n,)
+    x2 = x.reshape(-1, x.shape[-1])
+    y, _ = _C.output_for(out, shape, x.dtype, "linear")
+    fixed = []
+    for t in (x2, weight, bias):
+        if t is not None and np.may_share_memory(t, y):
+            t = t.copy()
+        fixed.append(t)
+    x2, weight, bias = fixed
+    if y.size:
+        _C.linear(x2, weight, bias, y.reshape(-1, n), _LINEAR_ACTS[activation], _slope(negative_slope, "linear"))
+    return y

@@ -174,6 +174,49 @@ int fnn_rmsprop_step_f64(int64_t n, double *param, const double *grad, double *s
                          double *grad_avg, double lr, double alpha, double eps, double weight_decay, double momentum,
                          int centered);
 
+/* ---- GEMM ------------------------------------------------------------ */
+/* C = alpha * op(A) op(B) + beta * C, row-major (cblas_?gemm with
+ * CblasRowMajor).  op(X) = X for trans 'N'/'n', X^T for 'T'/'t' (or 'C'/'c').
+ * op(A) is m x k: A is stored m x k (lda >= max(1, k)) for 'N', k x m
+ * (lda >= max(1, m)) for 'T'.  op(B) is k x n: B is stored k x n
+ * (ldb >= max(1, n)) for 'N', n x k (ldb >= max(1, k)) for 'T'.  C is m x n,
+ * ldc >= max(1, n), and must not overlap A or B.
+ * beta == 0 does not read C (NaN or garbage in C is overwritten); k == 0 or
+ * alpha == 0 gives beta * C without reading A or B.  Pointers may be null
+ * only for empty matrices.
+ * Errors (nothing is written): FNN_EINVAL for a bad trans character, a
+ * negative size, a null pointer, a leading dimension too small;
+ * FNN_EOVERFLOW when a matrix's extent overflows int64; FNN_ENOMEM when the
+ * packing workspace cannot be allocated.
+ * Results are bit-identical at any thread count (same ISA). */
+int fnn_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+int fnn_dgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+              int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc);
+/* `batch` products as above, matrix i of each operand at a + i*stride_a,
+ * b + i*stride_b, c + i*stride_c (strides in elements, >= 0; a stride of 0
+ * reuses one matrix, which is allowed for A and B only: outputs must be
+ * distinct, stride_c >= (m-1)*ldc + n when batch > 1). */
+int fnn_gemm_batched_f32(char transa, char transb, int64_t batch, int64_t m, int64_t n, int64_t k,
+                         float alpha, const float *a, int64_t lda, int64_t stride_a, const float *b,
+                         int64_t ldb, int64_t stride_b, float beta, float *c, int64_t ldc,
+                         int64_t stride_c);
+int fnn_gemm_batched_f64(char transa, char transb, int64_t batch, int64_t m, int64_t n, int64_t k,
+                         double alpha, const double *a, int64_t lda, int64_t stride_a, const double *b,
+                         int64_t ldb, int64_t stride_b, double beta, double *c, int64_t ldc,
+                         int64_t stride_c);
+
+/* Fully connected layer: y = act(x w^T + bias), x m x k (ldx >= max(1, k)),
+ * w n x k (PyTorch's (out_features, in_features), ldw >= max(1, k)), bias n
+ * elements or null, y m x n (ldy >= max(1, n), not overlapping x, w or bias).
+ * act is FNN_ACT_NONE or an FNN_ACT_* code (act_alpha: leaky_relu's slope),
+ * applied to each output tile in the GEMM's epilogue (no second pass).
+ * Errors as fnn_sgemm, and FNN_EINVAL for an unknown act. */
+#define FNN_ACT_NONE (-1)
+int fnn_linear_f32(int64_t m, int64_t n, int64_t k, const float *x, int64_t ldx, const float *w,
+                   int64_t ldw, const float *bias, int act, float act_alpha, float *y, int64_t ldy);
+int fnn_linear_f64(int64_t m, int64_t n, int64_t k, const double *x, int64_t ldx, const double *w,
+                   int64_t ldw, const double *bias, int act, double act_alpha, double *y, int64_t ldy);
 /* ---- recurrent cells (one time step, rows = batch, n = hidden) ------ */
 /* PyTorch's gate order and formulas; pre-activations include both biases.
  * RNN: h = tanh(pre), pre rows x n (h may equal pre).  Backward:

@@ -1,0 +1,27 @@
+"""pytest-benchmark suites over fastnn.bench's workloads: every workload is
+measured for fastnn and NumPy (never skipped) and for torch when importable.
+Run: python -m pytest benchmarks/ --benchmark-group-by=param:workload"""
+import pytest
+
+from fastnn import bench
+
+CONTENDERS = ["fastnn", "numpy", "torch"]
+
+
+def bench_params(groups):
+    return [pytest.param(w, id=w.id) for w in bench.select(groups)]
+
+
+_made = {}
+
+
+def contender_fn(workload, who):
+    """The callable of one contender; workloads are built once per session."""
+    if workload.id not in _made:
+        _made.clear()  # keep one workload's data alive at a time
+        _made[workload.id] = workload.make()
+    fns = _made[workload.id]
+    if who not in fns:
+        assert who == "torch", f"{workload.id} has no {who} column"
+        pytest.skip("torch is not importable")
+    return fns[who]

@@ -1,0 +1,162 @@
+/* GEMM drivers, float and double (gemm_driver.inc): argument checks, choice
+ * of path by shape, cache blocking, packing buffers and threading, over the
+ * per-ISA micro-kernels of gemm_body.inc.
+ *
+ * Determinism: the arithmetic that produces an element of C depends only on
+ * the shape (the KC partition of k and the K split are functions of m, n, k
+ * and the ISA's MR/NR), never on the thread count or on which thread
+ * computes which block.  Threads share out whole output blocks, and the
+ * partial sums of a K split are added in index order. */
+#include "cpu/kernels.h"
+#include "cpu/threads.h"
+#include "fastnn/fastnn.h"
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_thread_num(void) { return 0; }
+static inline int omp_get_num_threads(void) { return 1; }
+#endif
+
+/* Test hook (fastnn._C._gemm_test_flags): forces paths a shape would not
+ * take, so small test shapes reach every branch of the driver.  Not part of
+ * the C API; not thread-safe; 0 in normal use. */
+#define FNN_GEMM_FORCE_PACK_A 1
+#define FNN_GEMM_FORCE_DIRECT_A 2
+#define FNN_GEMM_FORCE_PACK_B 4
+#define FNN_GEMM_FORCE_DIRECT_B 8
+#define FNN_GEMM_FORCE_KSPLIT 16
+#define FNN_GEMM_FORCE_NO_KSPLIT 32
+#define FNN_GEMM_FORCE_TINY_BLOCKS 64
+static int fnn_gemm_test_flags = 0;
+int fnn_gemm_set_test_flags(int flags) {
+    int old = fnn_gemm_test_flags;
+    fnn_gemm_test_flags = flags;
+    return old;
+}
+
+/* Packing buffers: one grow-only, 64-byte aligned block per calling thread,
+ * reused by every later call from that thread (the pool threads of a call
+ * use slices of it).  It is released when the library is unloaded... never,
+ * in practice: a few MB per thread that calls GEMM. */
+static _Thread_local void *fnn_gemm_ws = 0;
+static _Thread_local size_t fnn_gemm_ws_bytes = 0;
+
+static void *fnn_gemm_workspace(size_t bytes) {
+    if (bytes <= fnn_gemm_ws_bytes) return fnn_gemm_ws;
+    size_t want = (bytes + 4095) & ~(size_t)4095;
+    void *p = 0;
+    if (posix_memalign(&p, 64, want) != 0) return 0;
+    free(fnn_gemm_ws);
+    fnn_gemm_ws = p;
+    fnn_gemm_ws_bytes = want;
+    return p;
+}
+
+static int fnn_trans_flag(char t) {
+    if (t == 'N' || t == 'n') return 0;
+    if (t == 'T' || t == 't' || t == 'C' || t == 'c') return 1;
+    return -1;
+}
+
+/* A rows x cols matrix with leading dimension ld, elements of `size` bytes. */
+static int fnn_check_matrix(int64_t rows, int64_t cols, int64_t ld, const void *p, int64_t size) {
+    if (rows < 0 || cols < 0 || ld < FNN_MAX(1, cols)) return FNN_EINVAL;
+    if (rows == 0 || cols == 0) return FNN_OK;
+    if (!p) return FNN_EINVAL;
+    if (rows - 1 > (INT64_MAX / size - cols) / ld) return FNN_EOVERFLOW;
+    return FNN_OK;
+}
+
+/* `batch` matrices of `extent` elements, `stride` apart, all addressable. */
+static int fnn_check_batch(int64_t batch, int64_t stride, int64_t extent, int64_t size) {
+    if (batch <= 1 || stride == 0 || extent <= 0) return FNN_OK;
+    return batch - 1 > (INT64_MAX / size - extent) / stride ? FNN_EOVERFLOW : FNN_OK;
+}
+
+#define FNN_GEMM_MAX_THREADS 256
+
+static int64_t fnn_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+/* The path of one product, from its shape (and the test flags). */
+typedef struct fnn_gemm_plan {
+    int pack_a, pack_b; /* pack the A block / B panel, or let the kernel read them in place */
+    int nt;             /* threads */
+    int64_t ksplit;     /* parts of k summed by gemm_ksum (1: no split) */
+    int64_t mc, kc, nc; /* cache blocks */
+} fnn_gemm_plan;
+
+#define T float
+#define DT f32
+#include "gemm/gemm_driver.inc"
+#undef T
+#undef DT
+
+#define T double
+#define DT f64
+#include "gemm/gemm_driver.inc"
+#undef T
+#undef DT
+
+int fnn_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+              const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    return fnn_gemm_entry_f32(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+int fnn_dgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
+              const double *b, int64_t ldb, double beta, double *c, int64_t ldc) {
+    return fnn_gemm_entry_f64(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* Measured FMA peak of the active ISA for element size 4 (float) or 8
+ * (double), in GFLOPS, with nt threads each running gemm_peak for about
+ * `seconds`: the yardstick of `fastnn bench` (fraction of peak).  Returns a
+ * negative value on bad arguments. */
+double fnn_gemm_measure_peak(int elem_size, int nt, double seconds) {
+    if ((elem_size != 4 && elem_size != 8) || nt < 1 || nt > FNN_GEMM_MAX_THREADS || !(seconds > 0)) return -1;
+#ifdef _OPENMP
+    fnn_gemm_info inf;
+    if (elem_size == 4)
+        fnn_active->gemm_info_f32(&inf);
+    else
+        fnn_active->gemm_info_f64(&inf);
+    const double flops_per_iter = 2.0 * inf.mr * inf.nr;
+    /* calibrate on one thread, then time the team */
+    int64_t iters = 1 << 12;
+    double t = 0, sink = 0;
+    for (;;) {
+        double t0 = omp_get_wtime();
+        sink += elem_size == 4 ? fnn_active->gemm_peak_f32(iters) : fnn_active->gemm_peak_f64(iters);
+        t = omp_get_wtime() - t0;
+        if (t > seconds / 20 || iters > ((int64_t)1 << 40)) break;
+        iters *= 2;
+    }
+    iters = (int64_t)((double)iters * seconds / FNN_MAX(t, 1e-9));
+    if (iters < 1) iters = 1;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = 0, t1 = 0;
+        int team = 1;
+#pragma omp parallel num_threads(nt) reduction(+ : sink)
+        {
+#pragma omp barrier
+#pragma omp master
+            {
+                t0 = omp_get_wtime();
+                team = omp_get_num_threads();
+            }
+            sink += elem_size == 4 ? fnn_active->gemm_peak_f32(iters) : fnn_active->gemm_peak_f64(iters);
+#pragma omp barrier
+#pragma omp master
+            t1 = omp_get_wtime();
+        }
+        double g = flops_per_iter * (double)iters * team / (t1 - t0) / 1e9;
+        if (g > best) best = g;
+    }
+    return sink == 12345.678 ? best + 1e-300 : best;
+#else
+    (void)seconds;
+    return -1;
+#endif
+}
