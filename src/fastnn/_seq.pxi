@@ -277,3 +277,110 @@ def attention_backward(q, k, v, o, grad_out, lse, double scale, bint causal, dq,
                                             <const double *>pl, scale, causal, <double *>pdq, <double *>pdk,
                                             <double *>pdv)
     check_rc(rc, w)
+
+
+# ---------------------------------------------------------------- recurrent layers (whole sequence)
+
+cdef extern from "fastnn/fastnn.h" nogil:
+    int fnn_rnn_layer_forward_f32(int mode, int64_t steps, int64_t batch, int64_t inp, int64_t hid,
+                                  const float *x, const float *w_ih, const float *w_hh, const float *b_ih,
+                                  const float *b_hh, const float *h0, const float *c0, float *y, float *cells,
+                                  float *gates)
+    int fnn_rnn_layer_forward_f64(int mode, int64_t steps, int64_t batch, int64_t inp, int64_t hid,
+                                  const double *x, const double *w_ih, const double *w_hh, const double *b_ih,
+                                  const double *b_hh, const double *h0, const double *c0, double *y,
+                                  double *cells, double *gates)
+    int fnn_rnn_layer_backward_f32(int mode, int64_t steps, int64_t batch, int64_t inp, int64_t hid,
+                                   const float *x, const float *w_ih, const float *w_hh, const float *h0,
+                                   const float *c0, const float *y, const float *cells, const float *gates,
+                                   const float *gy, const float *ghn, const float *gcn, float *gx, float *gwih,
+                                   float *gwhh, float *gbih, float *gbhh, float *gh0, float *gc0)
+    int fnn_rnn_layer_backward_f64(int mode, int64_t steps, int64_t batch, int64_t inp, int64_t hid,
+                                   const double *x, const double *w_ih, const double *w_hh, const double *h0,
+                                   const double *c0, const double *y, const double *cells, const double *gates,
+                                   const double *gy, const double *ghn, const double *gcn, double *gx,
+                                   double *gwih, double *gwhh, double *gbih, double *gbhh, double *gh0,
+                                   double *gc0)
+
+RNN_MODES = {"RNN_TANH": 0, "LSTM": 1, "GRU": 2}
+_RNN_GATES = (1, 4, 3)
+
+
+def rnn_layer_forward(int mode, x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, cells, gates):
+    """x (steps, batch, in) time-major; y (steps, batch, hid); see fastnn.h."""
+    cdef str w = "rnn_layer_forward"
+    dt = _float_dtype(x, w)
+    if x.ndim != 3 or w_hh.ndim != 2 or mode < 0 or mode > 2:
+        raise ValueError(f"{w}: bad arguments")
+    cdef int64_t steps = x.shape[0], batch = x.shape[1], inp = x.shape[2], hid = w_hh.shape[1]
+    cdef int64_t g = _RNN_GATES[mode]
+    cdef void *px = _arr(x, dt, steps * batch * inp, w, "x")
+    cdef void *pwi = _arr(w_ih, dt, g * hid * inp, w, "weight_ih")
+    cdef void *pwh = _arr(w_hh, dt, g * hid * hid, w, "weight_hh")
+    cdef void *pbi = _arr(b_ih, dt, g * hid, w, "bias_ih", False, True)
+    cdef void *pbh = _arr(b_hh, dt, g * hid, w, "bias_hh", False, True)
+    cdef void *ph0 = _arr(h0, dt, batch * hid, w, "h0", False, True)
+    cdef void *pc0 = _arr(c0, dt, batch * hid, w, "c0", False, True)
+    cdef void *py = _arr(y, dt, steps * batch * hid, w, "y", True)
+    cdef void *pc = _arr(cells, dt, steps * batch * hid, w, "cells", True, mode != 1)
+    cdef void *pg = _arr(gates, dt, steps * batch * 4 * hid, w, "gates", True, mode == 0)
+    cdef int rc
+    cdef bint f32 = dt == np.float32
+    with nogil:
+        if f32:
+            rc = fnn_rnn_layer_forward_f32(mode, steps, batch, inp, hid, <const float *>px, <const float *>pwi,
+                                           <const float *>pwh, <const float *>pbi, <const float *>pbh,
+                                           <const float *>ph0, <const float *>pc0, <float *>py, <float *>pc,
+                                           <float *>pg)
+        else:
+            rc = fnn_rnn_layer_forward_f64(mode, steps, batch, inp, hid, <const double *>px, <const double *>pwi,
+                                           <const double *>pwh, <const double *>pbi, <const double *>pbh,
+                                           <const double *>ph0, <const double *>pc0, <double *>py, <double *>pc,
+                                           <double *>pg)
+    check_rc(rc, w)
+
+
+def rnn_layer_backward(int mode, x, w_ih, w_hh, h0, c0, y, cells, gates, grad_y, grad_hn, grad_cn, grad_x,
+                       grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, grad_h0, grad_c0):
+    cdef str w = "rnn_layer_backward"
+    dt = _float_dtype(x, w)
+    if x.ndim != 3 or w_hh.ndim != 2 or mode < 0 or mode > 2:
+        raise ValueError(f"{w}: bad arguments")
+    cdef int64_t steps = x.shape[0], batch = x.shape[1], inp = x.shape[2], hid = w_hh.shape[1]
+    cdef int64_t g = _RNN_GATES[mode]
+    cdef void *px = _arr(x, dt, steps * batch * inp, w, "x")
+    cdef void *pwi = _arr(w_ih, dt, g * hid * inp, w, "weight_ih")
+    cdef void *pwh = _arr(w_hh, dt, g * hid * hid, w, "weight_hh")
+    cdef void *ph0 = _arr(h0, dt, batch * hid, w, "h0", False, True)
+    cdef void *pc0 = _arr(c0, dt, batch * hid, w, "c0", False, True)
+    cdef void *py = _arr(y, dt, steps * batch * hid, w, "y")
+    cdef void *pc = _arr(cells, dt, steps * batch * hid, w, "cells", False, mode != 1)
+    cdef void *pg = _arr(gates, dt, steps * batch * 4 * hid, w, "gates", False, mode == 0)
+    cdef void *pgy = _arr(grad_y, dt, steps * batch * hid, w, "grad_y", False, True)
+    cdef void *pghn = _arr(grad_hn, dt, batch * hid, w, "grad_hn", False, True)
+    cdef void *pgcn = _arr(grad_cn, dt, batch * hid, w, "grad_cn", False, True)
+    cdef void *pgx = _arr(grad_x, dt, steps * batch * inp, w, "grad_x", True)
+    cdef void *pgwi = _arr(grad_w_ih, dt, g * hid * inp, w, "grad_weight_ih", True)
+    cdef void *pgwh = _arr(grad_w_hh, dt, g * hid * hid, w, "grad_weight_hh", True)
+    cdef void *pgbi = _arr(grad_b_ih, dt, g * hid, w, "grad_bias_ih", True, True)
+    cdef void *pgbh = _arr(grad_b_hh, dt, g * hid, w, "grad_bias_hh", True, True)
+    cdef void *pgh0 = _arr(grad_h0, dt, batch * hid, w, "grad_h0", True)
+    cdef void *pgc0 = _arr(grad_c0, dt, batch * hid, w, "grad_c0", True, mode != 1)
+    cdef int rc
+    cdef bint f32 = dt == np.float32
+    with nogil:
+        if f32:
+            rc = fnn_rnn_layer_backward_f32(mode, steps, batch, inp, hid, <const float *>px, <const float *>pwi,
+                                            <const float *>pwh, <const float *>ph0, <const float *>pc0,
+                                            <const float *>py, <const float *>pc, <const float *>pg,
+                                            <const float *>pgy, <const float *>pghn, <const float *>pgcn,
+                                            <float *>pgx, <float *>pgwi, <float *>pgwh, <float *>pgbi,
+                                            <float *>pgbh, <float *>pgh0, <float *>pgc0)
+        else:
+            rc = fnn_rnn_layer_backward_f64(mode, steps, batch, inp, hid, <const double *>px, <const double *>pwi,
+                                            <const double *>pwh, <const double *>ph0, <const double *>pc0,
+                                            <const double *>py, <const double *>pc, <const double *>pg,
+                                            <const double *>pgy, <const double *>pghn, <const double *>pgcn,
+                                            <double *>pgx, <double *>pgwi, <double *>pgwh, <double *>pgbi,
+                                            <double *>pgbh, <double *>pgh0, <double *>pgc0)
+    check_rc(rc, w)
