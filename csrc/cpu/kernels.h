@@ -69,24 +69,24 @@ typedef void fnn_optim_step_f64_t(int64_t n, double *param, const double *grad, 
                                   const fnn_optim_hyper *h);
 
 /* Recurrent cells and embedding (rnn/rnn_body.inc): one batch row of n
- * hidden units per call; see the body for the formulas. */
+ * hidden units per call (gate blocks gs apart); see the body for the formulas. */
 typedef void fnn_rnn_tanh_fwd_f32_t(int64_t n, const float *pre, float *h);
 typedef void fnn_rnn_tanh_fwd_f64_t(int64_t n, const double *pre, double *h);
 typedef void fnn_rnn_tanh_bwd_f32_t(int64_t n, const float *dh, const float *h, float *dpre);
 typedef void fnn_rnn_tanh_bwd_f64_t(int64_t n, const double *dh, const double *h, double *dpre);
-typedef void fnn_lstm_fwd_f32_t(int64_t n, float *gates, const float *c_prev, float *c, float *h);
-typedef void fnn_lstm_fwd_f64_t(int64_t n, double *gates, const double *c_prev, double *c, double *h);
-typedef void fnn_lstm_bwd_f32_t(int64_t n, const float *gates, const float *c_prev, const float *c, const float *dh,
+typedef void fnn_lstm_fwd_f32_t(int64_t n, int64_t gs, float *gates, const float *c_prev, float *c, float *h);
+typedef void fnn_lstm_fwd_f64_t(int64_t n, int64_t gs, double *gates, const double *c_prev, double *c, double *h);
+typedef void fnn_lstm_bwd_f32_t(int64_t n, int64_t gs, const float *gates, const float *c_prev, const float *c, const float *dh,
                                 const float *dc, float *dgates, float *dc_prev);
-typedef void fnn_lstm_bwd_f64_t(int64_t n, const double *gates, const double *c_prev, const double *c,
+typedef void fnn_lstm_bwd_f64_t(int64_t n, int64_t gs, const double *gates, const double *c_prev, const double *c,
                                 const double *dh, const double *dc, double *dgates, double *dc_prev);
-typedef void fnn_gru_fwd_f32_t(int64_t n, const float *gx, const float *gh, const float *h_prev, float *saved,
+typedef void fnn_gru_fwd_f32_t(int64_t n, int64_t gs, const float *gx, const float *gh, const float *h_prev, float *saved,
                                float *h);
-typedef void fnn_gru_fwd_f64_t(int64_t n, const double *gx, const double *gh, const double *h_prev, double *saved,
+typedef void fnn_gru_fwd_f64_t(int64_t n, int64_t gs, const double *gx, const double *gh, const double *h_prev, double *saved,
                                double *h);
-typedef void fnn_gru_bwd_f32_t(int64_t n, const float *saved, const float *h_prev, const float *dh, float *dgx,
+typedef void fnn_gru_bwd_f32_t(int64_t n, int64_t gs, const float *saved, const float *h_prev, const float *dh, float *dgx,
                                float *dgh, float *dh_prev);
-typedef void fnn_gru_bwd_f64_t(int64_t n, const double *saved, const double *h_prev, const double *dh, double *dgx,
+typedef void fnn_gru_bwd_f64_t(int64_t n, int64_t gs, const double *saved, const double *h_prev, const double *dh, double *dgx,
                                double *dgh, double *dh_prev);
 typedef void fnn_row_acc_f32_t(int64_t n, const float *src, float *dst);
 typedef void fnn_row_acc_f64_t(int64_t n, const double *src, double *dst);

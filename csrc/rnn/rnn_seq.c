@@ -26,6 +26,9 @@ static int fnn_rnn_seq_check(int mode, int64_t t, int64_t b, int64_t in, int64_t
 
 static int fnn_rnn_gates(int mode) { return mode == FNN_RNN_MODE_LSTM ? 4 : mode == FNN_RNN_MODE_GRU ? 3 : 1; }
 
+/* Hidden units per chunk of the recurrence (see rnn_seq_driver.inc). */
+#define FNN_RNN_CHUNK 64
+
 #define FNN_GEMM_f32 fnn_sgemm
 #define FNN_GEMM_f64 fnn_dgemm
 
