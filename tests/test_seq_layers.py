@@ -255,6 +255,19 @@ def test_transformer_names_and_dropout():
     assert not np.array_equal(m(x), a)  # dropout is active in training
 
 
+def test_transformer_default_causal_in_sequential():
+    fastnn.manual_seed(0)
+    a = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, causal=True)
+    x = np.random.default_rng(0).standard_normal((1, 6, 8)).astype(np.float32)
+    y = nn.Sequential(a)(x).copy()
+    np.testing.assert_array_equal(y, a(x, causal=True))
+    # causal: the first position does not see the others
+    x2 = x.copy()
+    x2[0, 3:] += 1
+    np.testing.assert_array_equal(a(x2)[0, :3], y[0, :3])
+    assert not np.array_equal(a(x2, causal=False)[0, :3].copy(), a(x, causal=False)[0, :3])
+
+
 def test_positional_embeddings():
     s = nn.SinusoidalPositionalEncoding(6, max_len=10)
     x = np.zeros((2, 4, 6))

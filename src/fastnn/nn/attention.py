@@ -180,10 +180,12 @@ class TransformerEncoderLayer(Module):
     """Pre-norm encoder layer (norm_first=True, batch_first=True):
         x = x + dropout1(self_attn(norm1(x)))
         x = x + dropout2(linear2(dropout(gelu(linear1(norm2(x))))))
-    with PyTorch's parameter names.  forward(src, *, causal=False)."""
+    with PyTorch's parameter names.  forward(src, *, causal=None): the causal
+    mask of self-attention; None takes the layer's default `causal` (so a
+    Sequential of causal layers works)."""
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="gelu", norm_first=True,
-                 batch_first=True, layer_norm_eps=1e-5, dtype=np.float32):
+                 batch_first=True, layer_norm_eps=1e-5, causal=False, dtype=np.float32):
         super().__init__()
         if activation != "gelu":
             raise NotImplementedError(f"TransformerEncoderLayer: only activation='gelu' is supported, got "
@@ -191,6 +193,7 @@ class TransformerEncoderLayer(Module):
         if not norm_first or not batch_first:
             raise NotImplementedError("TransformerEncoderLayer: only norm_first=True, batch_first=True")
         self.d_model = int(d_model)
+        self.causal = bool(causal)
         self.self_attn = MultiheadAttention(d_model, nhead, dtype=dtype)
         self.linear1 = _Projection(d_model, dim_feedforward, dtype=dtype)
         self.dropout = Dropout(dropout)
@@ -203,9 +206,10 @@ class TransformerEncoderLayer(Module):
         self._out = None
 
     def extra_repr(self):
-        return f"d_model={self.d_model}"
+        return f"d_model={self.d_model}, causal={self.causal}"
 
-    def forward(self, src, *, causal=False):
+    def forward(self, src, *, causal=None):
+        causal = self.causal if causal is None else bool(causal)
         x = self._check_input(src, dtype=self.norm1.weight.data.dtype)
         if x.ndim != 3:
             raise self._error(f"expected a 3-D input (batch, seq, d_model), got shape {x.shape}")
