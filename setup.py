@@ -55,11 +55,15 @@ def isa_macros():
 
 
 def copy_public_headers():
-    """Ship the public headers inside the package so fastnn.get_include() finds them."""
+    """Ship the public headers inside the package so fastnn.get_include() finds
+    them, with a copy of fastnn/capi.pxd so that Cython's include_path=[that
+    directory] finds `fastnn.capi` even where the package itself is not on
+    sys.path as a plain directory (e.g. some editable installs)."""
     dst = os.path.join(HERE, "src", "fastnn", "include", "fastnn")
     os.makedirs(dst, exist_ok=True)
     for h in glob(os.path.join(HERE, "csrc", "include", "fastnn", "*.h")):
         shutil.copy2(h, dst)
+    shutil.copy2(os.path.join(HERE, "src", "fastnn", "capi.pxd"), dst)
 
 
 copy_public_headers()

@@ -8,7 +8,6 @@ import pytest
 import fastnn
 from fastnn import nn, optim
 from fastnn.datasets import load_text
-from fastnn.nn.attention import _Projection as Linear  # nn.Linear arrives with the GEMM branch
 from nn_helpers import using
 
 # The models here are small (a few MFLOP per GEMM), so each step is dozens of
@@ -47,7 +46,7 @@ class CharLSTM(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab, emb)
         self.lstm = nn.LSTM(emb, hidden)
-        self.head = Linear(hidden, vocab)
+        self.head = nn.Linear(hidden, vocab)
 
     def forward(self, idx):
         y, _ = self.lstm(self.embed(idx))
@@ -64,7 +63,7 @@ class CharTransformer(nn.Module):
         self.pos = nn.LearnedPositionalEmbedding(max_len, d)
         self.blocks = nn.Sequential(*[nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0) for _ in range(layers)])
         self.norm = nn.LayerNorm(d)
-        self.head = Linear(d, vocab)
+        self.head = nn.Linear(d, vocab)
 
     def forward(self, idx):
         x = self.pos(self.embed(idx) * np.float32(8.0))

@@ -172,6 +172,55 @@ FNN_GEMM_SIGS_(double, f64)
     K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
     K(gemm_peak, fnn_gemm_peak)
 
+/* Convolution (conv/conv_body.inc).  The geometry of one group of one image:
+ * input c x h x w (c = C/groups), kernel r x s, output p x q, strides,
+ * paddings, dilations.  The packing kernels write GEMM B panels of nr
+ * columns (the ISA's NR), zero-padded, in gemm_pack_b's layout
+ * (dst[panel*kc*nr + row*nr + col]). */
+typedef struct fnn_conv_geom {
+    int64_t c, h, w, r, s, p, q;
+    int64_t sh, sw, ph, pw, dh, dw;
+} fnn_conv_geom;
+#define FNN_CONV_SIGS_(T, DT)                                                                            \
+    /* B(row, col) = im2col(x)[p0 + row, j0 + col]: rows (c, r, s), columns (oh, ow) */                 \
+    typedef void fnn_conv_pack_b_im2col_##DT##_t(const fnn_conv_geom *g, const T *x, int64_t p0,         \
+                                                 int64_t kc, int64_t j0, int64_t nc, int64_t nr, T *dst); \
+    /* B(row, col) = im2col(x)[j0 + col, p0 + row]: rows (oh, ow), columns (c, r, s) */                 \
+    typedef void fnn_conv_pack_b_im2col_t_##DT##_t(const fnn_conv_geom *g, const T *x, int64_t p0,       \
+                                                   int64_t kc, int64_t j0, int64_t nc, int64_t nr, T *dst); \
+    /* dx += col2im(col): col rows p0.. (c, r, s), columns j0.. (oh, ow), ld ldcol */                   \
+    typedef void fnn_conv_col2im_add_##DT##_t(const fnn_conv_geom *g, const T *col, int64_t ldcol,      \
+                                              int64_t p0, int64_t rows, int64_t j0, int64_t ncols, T *dx); \
+    /* Depthwise (one input channel per group), one plane: y = bias + corr(x, w) */                     \
+    typedef void fnn_conv_dw_fwd_plane_##DT##_t(const fnn_conv_geom *g, const T *x, const T *w, T bias,  \
+                                                T *y);                                                  \
+    /* dx += corr^T(dy, w) for one plane (dx must hold the sum so far) */                               \
+    typedef void fnn_conv_dw_bwd_input_plane_##DT##_t(const fnn_conv_geom *g, const T *dy, const T *w,  \
+                                                      T *dx);                                           \
+    /* dw[r*s] += sum over the plane of dy * shifted x */                                               \
+    typedef void fnn_conv_dw_bwd_weight_plane_##DT##_t(const fnn_conv_geom *g, const T *dy, const T *x, \
+                                                       T *dw);                                          \
+    /* sum of n contiguous elements, in a fixed order */                                                \
+    typedef T fnn_sum_##DT##_t(int64_t n, const T *x);                                                  \
+    /* Pooling of one plane (pool/pool_body.inc); g->r x g->s window, c ignored.                        \
+     * argmax holds h*w-plane indices (int32). */                                                       \
+    typedef void fnn_max_pool_fwd_plane_##DT##_t(const fnn_conv_geom *g, const T *x, T *y, int32_t *arg); \
+    typedef void fnn_max_pool_bwd_plane_##DT##_t(const fnn_conv_geom *g, const T *dy, const int32_t *arg, \
+                                                 T *dx);                                                \
+    typedef void fnn_avg_pool_fwd_plane_##DT##_t(const fnn_conv_geom *g, const T *x, T *y);             \
+    typedef void fnn_avg_pool_bwd_plane_##DT##_t(const fnn_conv_geom *g, const T *dy, T *dx);
+FNN_CONV_SIGS_(float, f32)
+FNN_CONV_SIGS_(double, f64)
+#undef FNN_CONV_SIGS_
+#define FNN_CONV_KERNELS(K)                                                                     \
+    K(conv_pack_b_im2col, fnn_conv_pack_b_im2col) K(conv_pack_b_im2col_t, fnn_conv_pack_b_im2col_t) \
+    K(conv_col2im_add, fnn_conv_col2im_add) K(conv_dw_fwd_plane, fnn_conv_dw_fwd_plane)          \
+    K(conv_dw_bwd_input_plane, fnn_conv_dw_bwd_input_plane)                                     \
+    K(conv_dw_bwd_weight_plane, fnn_conv_dw_bwd_weight_plane) K(sum, fnn_sum)
+#define FNN_POOL_KERNELS(K)                                                                     \
+    K(max_pool_fwd_plane, fnn_max_pool_fwd_plane) K(max_pool_bwd_plane, fnn_max_pool_bwd_plane) \
+    K(avg_pool_fwd_plane, fnn_avg_pool_fwd_plane) K(avg_pool_bwd_plane, fnn_avg_pool_bwd_plane)
+
 /* Every kernel of every area: K(name, signature). */
 #define FNN_KERNEL_LIST(K)                          \
     FNN_ACT_UNARY_OPS(FNN_ACT_UNARY_KERNELS_, K)    \
@@ -180,6 +229,8 @@ FNN_GEMM_SIGS_(double, f64)
     FNN_NORM_KERNELS(K)                             \
     FNN_OPTIM_KERNELS(K)                            \
     FNN_GEMM_KERNELS(K)                             \
+    FNN_CONV_KERNELS(K)                             \
+    FNN_POOL_KERNELS(K)                             \
     FNN_RNN_KERNELS(K)                              \
     FNN_ATTN_KERNELS(K)
 

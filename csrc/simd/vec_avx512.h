@@ -61,8 +61,7 @@ FNN_AVX512_COMMON(f64, double, __m512d, __mmask8, pd, 64, 8, 6755399441055744.0,
 static inline __m512 vs_f32_div_nr(__m512 a, __m512 b) {
     __m512 r = _mm512_rcp14_ps(b);
     __m512 q = _mm512_mul_ps(a, r);
-    q = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(b, q, a), q); /* 28 bits */
-    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(b, q, a), q);
+    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(b, q, a), q); /* error ~ 2^-28 + rounding */
 }
 static inline __m512d vs_f64_div_nr(__m512d a, __m512d b) { return _mm512_div_pd(a, b); }
 #endif

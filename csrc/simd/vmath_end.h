@@ -7,7 +7,7 @@
 #undef v_sigmoid
 #undef v_tanh
 #undef v_normal_tail
-#undef FNN_EXP_DEG
+#undef FNN_EXPM1_DEG
 #undef FNN_EXP_HI
 #undef FNN_EXP_LO
 #undef FNN_LN2_HI

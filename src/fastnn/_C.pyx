@@ -232,4 +232,7 @@ def output_for(out, shape, dtype, str op, inputs=()):
 
 include "_nn.pxi"
 include "_gemm.pxi"
+
+include "_capi.pxi"
+include "_conv.pxi"
 include "_seq.pxi"

@@ -25,7 +25,11 @@ def set_isa(name):
 
 
 def get_include():
-    """Directory holding fastnn's public C headers (fastnn/fastnn.h) and .pxd files."""
+    """Directory holding fastnn's public C headers and its Cython declarations:
+    fastnn/fastnn.h (the kernels), fastnn/fastnn_capi.h (import_fastnn() for
+    extensions that call them) and fastnn/capi.pxd (the same for Cython).
+    Pass it as include_dirs= of the Extension, and as include_path= to
+    cythonize() for Cython modules."""
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.join(here, "include")
 

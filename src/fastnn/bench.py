@@ -299,6 +299,175 @@ def _register_nn():
 _register_nn()
 
 
+# ---------------------------------------------------------------- whole training steps
+
+def _register_train():
+    from . import manual_seed, nn, optim
+    from .bench_numpy import NumpyMLP
+
+    def mlp_step(batch):
+        sizes = [784, 512, 512, 10]
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, 784), dtype=np.float32)
+        y = rng.integers(0, 10, batch)
+        manual_seed(0)
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        loss_fn = nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def fastnn_step():
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            model.backward(loss_fn.backward())
+            opt.step()
+            return loss
+        ref = NumpyMLP(sizes)
+        fns = {"fastnn": fastnn_step, "numpy": lambda: ref.step(x, y)}
+        torch = torch_or_none()
+        if torch is not None:
+            tm = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
+                                     torch.nn.ReLU(), torch.nn.Linear(512, 10))
+            topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+            def torch_step():
+                loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+                topt.zero_grad()
+                loss.backward()
+                topt.step()
+            fns["torch"] = torch_step
+        return fns
+
+    def mlp_flops(batch):
+        macs = 784 * 512 + 512 * 512 + 512 * 10
+        return 3 * 2 * batch * macs  # forward, grad-input, grad-weight
+    workload("train", "mlp_784_512_512_10_step", sizes=[128], quick=[128], flops=mlp_flops)(mlp_step)
+
+    def lenet_step(batch):
+        from .bench_numpy import NumpyLeNet5
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)
+        y = rng.integers(0, 10, batch)
+        manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                              nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+        loss_fn = nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def fastnn_step():
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            model.backward(loss_fn.backward())
+            opt.step()
+            return loss
+        ref = NumpyLeNet5()
+        fns = {"fastnn": fastnn_step, "numpy": lambda: ref.step(x, y)}
+        torch = torch_or_none()
+        if torch is not None:
+            T = torch.nn
+            tm = T.Sequential(T.Conv2d(1, 6, 5, padding=2), T.ReLU(), T.MaxPool2d(2), T.Conv2d(6, 16, 5), T.ReLU(),
+                              T.MaxPool2d(2), T.Flatten(), T.Linear(400, 120), T.ReLU(), T.Linear(120, 84), T.ReLU(),
+                              T.Linear(84, 10))
+            topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
+            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+            def torch_step():
+                loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+                topt.zero_grad()
+                loss.backward()
+                topt.step()
+            fns["torch"] = torch_step
+        return fns
+
+    def lenet_flops(batch):
+        macs = 6 * 25 * 28 * 28 + 16 * 150 * 10 * 10 + 400 * 120 + 120 * 84 + 84 * 10
+        return 3 * 2 * batch * macs
+    workload("train", "lenet5_step", sizes=[64], quick=[64], flops=lenet_flops)(lenet_step)
+
+
+_register_train()
+
+# ---------------------------------------------------------------- convolution
+
+# (N, C, H=W, K, R=S, stride, padding, groups): the workloads of issue 4
+CONV_CONFIGS = [
+    (64, 1, 28, 6, 5, 1, 0, 1),
+    (64, 6, 14, 16, 5, 1, 0, 1),
+    (8, 64, 56, 64, 3, 1, 1, 1),
+    (8, 128, 28, 128, 3, 1, 1, 1),
+    (8, 256, 14, 256, 3, 1, 1, 1),
+    (8, 256, 56, 64, 1, 1, 0, 1),
+    (8, 64, 56, 128, 3, 2, 1, 1),
+    (8, 128, 28, 128, 3, 1, 1, 128),  # depthwise
+]
+CONV_PASSES = ("conv2d_forward", "conv2d_grad_input", "conv2d_grad_weight")
+
+
+def conv_config_name(i):
+    n, c, h, k, r, st, pd, g = CONV_CONFIGS[int(i)]
+    dw = " depthwise" if g > 1 else ""
+    return f"N={n} C={c} {h}x{h} K={k} {r}x{r} stride {st} pad {pd}{dw}"
+
+
+def _conv_flops(i):
+    n, c, h, k, r, st, pd, g = CONV_CONFIGS[int(i)]
+    p = (h + 2 * pd - r) // st + 1
+    return 2.0 * n * k * (c // g) * r * r * p * p
+
+
+def _register_conv():
+    from . import bench_numpy as npc
+    from . import ops
+
+    def make(pass_name):
+        def mk(i):
+            n, c, h, k, r, st, pd, g = CONV_CONFIGS[int(i)]
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((n, c, h, h), dtype=np.float32)
+            w = (rng.standard_normal((k, c // g, r, r), dtype=np.float32) / np.float32(np.sqrt(c // g * r * r)))
+            b = rng.standard_normal(k, dtype=np.float32)
+            p = (h + 2 * pd - r) // st + 1
+            gy = rng.standard_normal((n, k, p, p), dtype=np.float32)
+            kw = dict(stride=st, padding=pd, groups=g)
+            dw = g > 1 and g == c == k
+            if pass_name == "conv2d_forward":
+                fns = {"fastnn": lambda: ops.conv2d(x, w, b, **kw),
+                       "numpy": (lambda: npc.conv2d_depthwise(x, w, b, st, pd)) if dw else
+                       (lambda: npc.conv2d(x, w, b, st, pd, g))}
+            elif pass_name == "conv2d_grad_input":
+                fns = {"fastnn": lambda: ops.conv2d_backward(gy, x, w, **kw, need_weight=False, need_bias=False),
+                       "numpy": (lambda: npc.conv2d_grad_input_depthwise(gy, x.shape, w, st, pd)) if dw else
+                       (lambda: npc.conv2d_grad_input(gy, x.shape, w, st, pd, g))}
+            else:
+                fns = {"fastnn": lambda: ops.conv2d_backward(gy, x, w, **kw, need_input=False, need_bias=False),
+                       "numpy": (lambda: npc.conv2d_grad_weight_depthwise(gy, x, w.shape, st, pd)) if dw else
+                       (lambda: npc.conv2d_grad_weight(gy, x, w.shape, st, pd, g))}
+            torch = torch_or_none()
+            if torch is not None:
+                tx, tw, tb, tg = (torch.from_numpy(a) for a in (x, w, b, gy))
+                F = torch.nn.functional
+                mask = {"conv2d_forward": None, "conv2d_grad_input": [True, False, False],
+                        "conv2d_grad_weight": [False, True, False]}[pass_name]
+                if mask is None:
+                    fns["torch"] = lambda: F.conv2d(tx, tw, tb, stride=st, padding=pd, groups=g)
+                else:
+                    def torch_bwd():
+                        with torch.no_grad():
+                            return torch.ops.aten.convolution_backward(tg, tx, tw, None, [st, st], [pd, pd], [1, 1],
+                                                                       False, [0, 0], g, mask)
+                    fns["torch"] = torch_bwd
+            return fns
+        return mk
+
+    for pass_name in CONV_PASSES:
+        workload("conv", pass_name, sizes=list(range(len(CONV_CONFIGS))), quick=[2], flops=_conv_flops)(
+            make(pass_name))
+
+
+_register_conv()
+
+
 # ---------------------------------------------------------------- sequence models
 
 def _np_sigmoid(x):

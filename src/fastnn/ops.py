@@ -12,6 +12,7 @@ __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoi
            "sigmoid_backward", "tanh", "tanh_backward", "gelu", "gelu_backward",
            "softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",
            "layer_norm", "layer_norm_backward", "batch_norm", "batch_norm_backward", "matmul", "linear",
+           "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
            "scaled_dot_product_attention", "scaled_dot_product_attention_backward", "rnn_tanh_cell",
            "rnn_tanh_cell_backward", "lstm_cell", "lstm_cell_backward", "gru_cell", "gru_cell_backward",
            "embedding", "embedding_backward"]
@@ -432,6 +433,180 @@ def linear(x, weight, bias=None, *, activation=None, out=None, negative_slope=0.
         _C.linear(x2, weight, bias, y.reshape(-1, n), _LINEAR_ACTS[activation], _slope(negative_slope, "linear"))
     return y
 
+# ---------------------------------------------------------------- convolution and pooling
+
+def _pair(v, op, name, minimum):
+    """An int or a pair of ints as (h, w), each >= minimum, or a clear error."""
+    vals = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+    if len(vals) != 2 or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in vals):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {v!r}")
+    vals = tuple(int(a) for a in vals)
+    if min(vals) < minimum:
+        what = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {what}, got {v!r}")
+    return vals
+
+
+def _nchw(x, op, name="x"):
+    x = _C.as_float_array(x, op, name)
+    if x.ndim != 4:
+        raise ValueError(f"{op}: {name} must be 4-D (N, C, H, W), got shape {x.shape}")
+    return x
+
+
+def _conv_check(x, weight, stride, padding, dilation, groups, op):
+    x = _nchw(x, op)
+    weight = _C.as_float_array(weight, op, "weight")
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: weight must be 4-D (K, C/groups, R, S), got shape {weight.shape}")
+    if weight.dtype != x.dtype:
+        raise TypeError(f"{op}: x is {x.dtype} but weight is {weight.dtype}")
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+        raise TypeError(f"{op}: groups must be an int, got {type(groups).__name__}")
+    groups = int(groups)
+    stride = _pair(stride, op, "stride", 1)
+    padding = _pair(padding, op, "padding", 0)
+    dilation = _pair(dilation, op, "dilation", 1)
+    n, c, h, w = x.shape
+    k, cg, r, s = weight.shape
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be positive, got {groups}")
+    if c % groups or k % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the input channels C={c} and the filters K={k} "
+                         f"(x {x.shape}, weight {weight.shape})")
+    if cg != c // groups:
+        raise ValueError(f"{op}: channel mismatch: x has shape {x.shape} ({c} channels, groups={groups}) but "
+                         f"weight has shape {weight.shape}; expected weight.shape[1] == {c // groups}")
+    if min(weight.shape) < 1 or min(x.shape[1:]) < 1:
+        raise ValueError(f"{op}: empty x {x.shape} or weight {weight.shape}")
+    er, es = dilation[0] * (r - 1) + 1, dilation[1] * (s - 1) + 1
+    if h + 2 * padding[0] < er or w + 2 * padding[1] < es:
+        raise ValueError(f"{op}: kernel {r}x{s} (dilated {er}x{es}) is larger than the padded input "
+                         f"{h + 2 * padding[0]}x{w + 2 * padding[1]} (x {x.shape}, padding {padding})")
+    p = (h + 2 * padding[0] - er) // stride[0] + 1
+    q = (w + 2 * padding[1] - es) // stride[1] + 1
+    return x, weight, stride, padding, dilation, groups, (n, k, p, q)
+
+
+def conv2d(x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as PyTorch's) of x (N, C, H, W) with
+    weight (K, C/groups, R, S) plus bias (K,): -> (N, K, P, Q).  stride,
+    padding and dilation are ints or (h, w) pairs; groups divides C and K
+    (groups == C is depthwise)."""
+    op = "conv2d"
+    x, weight, stride, padding, dilation, groups, shape = _conv_check(x, weight, stride, padding, dilation,
+                                                                      groups, op)
+    if bias is not None:
+        bias = _C.as_float_array(bias, op, "bias")
+        if bias.dtype != x.dtype:
+            raise TypeError(f"{op}: x is {x.dtype} but bias is {bias.dtype}")
+        if bias.shape != (shape[1],):
+            raise ValueError(f"{op}: bias has shape {bias.shape}; expected ({shape[1]},) for weight {weight.shape}")
+    y = np.empty(shape, x.dtype)
+    if y.size:
+        _C.conv2d_forward(x, weight, bias, y, stride, padding, dilation, groups)
+    return y
+
+
+def conv2d_backward(grad_out, x, weight, *, stride=1, padding=0, dilation=1, groups=1,
+                    need_input=True, need_weight=True, need_bias=True):
+    """-> (grad_x | None, grad_weight | None, grad_bias | None) of conv2d from
+    the upstream gradient (N, K, P, Q) and the forward's x and weight; each
+    is computed only when asked."""
+    op = "conv2d_backward"
+    x, weight, stride, padding, dilation, groups, shape = _conv_check(x, weight, stride, padding, dilation,
+                                                                      groups, op)
+    g = _nchw(grad_out, op, "grad_out")
+    if g.dtype != x.dtype:
+        raise TypeError(f"{op}: grad_out is {g.dtype} but x is {x.dtype}")
+    if g.shape != shape:
+        raise ValueError(f"{op}: grad_out has shape {g.shape}; the forward of x {x.shape} and weight "
+                         f"{weight.shape} gives {shape}")
+    gx = np.empty_like(x) if need_input else None
+    gw = np.empty_like(weight) if need_weight else None
+    gb = np.empty(shape[1], x.dtype) if need_bias else None
+    if x.shape[0] == 0:
+        for a in (gx, gw, gb):
+            if a is not None:
+                a.fill(0)
+    elif gx is not None or gw is not None or gb is not None:
+        _C.conv2d_backward(g, x, weight, gx, gw, gb, stride, padding, dilation, groups)
+    return gx, gw, gb
+
+
+def _pool_check(x, kernel_size, stride, padding, op):
+    x = _nchw(x, op)
+    k = _pair(kernel_size, op, "kernel_size", 1)
+    s = k if stride is None else _pair(stride, op, "stride", 1)
+    p = _pair(padding, op, "padding", 0)
+    if 2 * p[0] > k[0] or 2 * p[1] > k[1]:
+        raise ValueError(f"{op}: padding {p} must be at most half of kernel_size {k}")
+    n, c, h, w = x.shape
+    if min(h, w) < 1 or h + 2 * p[0] < k[0] or w + 2 * p[1] < k[1]:
+        raise ValueError(f"{op}: kernel_size {k} is larger than the padded input "
+                         f"{h + 2 * p[0]}x{w + 2 * p[1]} (x {x.shape})")
+    shape = (n, c, (h + 2 * p[0] - k[0]) // s[0] + 1, (w + 2 * p[1] - k[1]) // s[1] + 1)
+    return x, k, s, p, shape
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Max pooling of x (N, C, H, W) -> (y, argmax); stride defaults to
+    kernel_size; padding (at most half the kernel) never wins; NaN
+    propagates.  argmax is opaque: hand it to max_pool2d_backward."""
+    op = "max_pool2d"
+    x, k, s, p, shape = _pool_check(x, kernel_size, stride, padding, op)
+    y = np.empty(shape, x.dtype)
+    argmax = np.empty(shape, np.int32)
+    if y.size:
+        _C.max_pool2d_forward(x, y, argmax, k, s, p)
+    return y, argmax
+
+
+def max_pool2d_backward(grad_out, argmax, x_shape):
+    """Gradient w.r.t. the input of shape x_shape: grad_out added at argmax."""
+    op = "max_pool2d_backward"
+    g = _nchw(grad_out, op, "grad_out")
+    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int32:
+        raise TypeError(f"{op}: argmax must be the int32 array returned by max_pool2d")
+    if argmax.shape != g.shape:
+        raise ValueError(f"{op}: grad_out has shape {g.shape} but argmax has shape {argmax.shape}")
+    x_shape = tuple(int(d) for d in x_shape)
+    if len(x_shape) != 4 or x_shape[:2] != g.shape[:2] or min(x_shape[2:]) < 1:
+        raise ValueError(f"{op}: x_shape {x_shape} does not match grad_out {g.shape}")
+    gx = np.empty(x_shape, g.dtype)
+    if g.size:
+        _C.max_pool2d_backward(g, np.ascontiguousarray(argmax), gx)
+    else:
+        gx.fill(0)
+    return gx
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Average pooling of x (N, C, H, W); padding counts as zeros (PyTorch's
+    count_include_pad=True).  kernel_size == (H, W) is global average pooling."""
+    op = "avg_pool2d"
+    x, k, s, p, shape = _pool_check(x, kernel_size, stride, padding, op)
+    y = np.empty(shape, x.dtype)
+    if y.size:
+        _C.avg_pool2d_forward(x, y, k, s, p)
+    return y
+
+
+def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0):
+    op = "avg_pool2d_backward"
+    g = _nchw(grad_out, op, "grad_out")
+    x_shape = tuple(int(d) for d in x_shape)
+    if len(x_shape) != 4:
+        raise ValueError(f"{op}: x_shape must have 4 dims, got {x_shape}")
+    _, k, s, p, shape = _pool_check(np.empty(x_shape, g.dtype), kernel_size, stride, padding, op)
+    if g.shape != shape:
+        raise ValueError(f"{op}: grad_out has shape {g.shape}; avg_pool2d of {x_shape} gives {shape}")
+    gx = np.empty(x_shape, g.dtype)
+    if g.size:
+        _C.avg_pool2d_backward(g, gx, k, s, p)
+    else:
+        gx.fill(0)
+    return gx
 
 # ---------------------------------------------------------------- attention
 

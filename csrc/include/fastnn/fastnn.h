@@ -14,7 +14,14 @@
  *    must not otherwise overlap an input.
  *
  * In a C extension, do not link to fastnn: include fastnn_capi.h, call
- * import_fastnn() once (module init) and call these by name.
+ * import_fastnn() once (module init) and call these by name.  They reach
+ * fastnn._C through a versioned, append-only table of function pointers
+ * (fnn_capi_t, fastnn_capi_table.h; PyCapsule "fastnn._C._C_API").  Every
+ * function declared here is in that table; kernels still to come
+ * (convolution, pooling, ...) are appended to it with an ABI minor bump, so
+ * modules built against an older fastnn keep working.  Cython code uses
+ * `from fastnn.capi cimport ...`; fastnn.get_include() holds the headers and
+ * the .pxd.
  */
 #ifndef FASTNN_H
 #define FASTNN_H
@@ -315,6 +322,79 @@ int fnn_attention_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, co
 int fnn_attention_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const double *k,
                                const double *v, const double *o, const double *grad_out, const double *lse,
                                double scale, int causal, double *grad_q, double *grad_k, double *grad_v);
+
+/* ---- convolution (NCHW) ---------------------------------------------- */
+/* 2-D cross-correlation as PyTorch's conv2d: x (n, c, h, w), weight
+ * (k, c/groups, r, s), bias (k) or NULL, y (n, k, p, q) with
+ * p = (h + 2 pad_h - dil_h (r - 1) - 1) / stride_h + 1 (q likewise).
+ * Sizes >= 1 (n >= 0), strides and dilations >= 1, paddings >= 0, groups
+ * dividing c and k, the dilated kernel no larger than the padded input;
+ * otherwise FNN_EINVAL and nothing is written.  Outputs must not overlap
+ * inputs.  Workspace: per thread one packed GEMM panel set (an MC x KC block
+ * of A, a KC x NC panel of B; grad-input also one block of at most
+ * max(256, r s) x NC columns), never an im2col matrix.  Results are
+ * bit-identical at any thread count (same ISA). */
+int fnn_conv2d_forward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                           int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dil_h,
+                           int64_t dil_w, int64_t groups, const float *x, const float *weight, const float *bias,
+                           float *y);
+int fnn_conv2d_forward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                           int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dil_h,
+                           int64_t dil_w, int64_t groups, const double *x, const double *weight,
+                           const double *bias, double *y);
+/* grad_x (n, c, h, w) from grad_out (n, k, p, q) and weight. */
+int fnn_conv2d_backward_input_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                                  int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                  int64_t dil_h, int64_t dil_w, int64_t groups, const float *grad_out,
+                                  const float *weight, float *grad_x);
+int fnn_conv2d_backward_input_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                                  int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                  int64_t dil_h, int64_t dil_w, int64_t groups, const double *grad_out,
+                                  const double *weight, double *grad_x);
+/* grad_weight (k, c/groups, r, s) and/or grad_bias (k) (either may be NULL;
+ * both overwritten) from grad_out (n, k, p, q) and x (x unused, may be NULL,
+ * when grad_weight is NULL). */
+int fnn_conv2d_backward_weight_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                                   int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                   int64_t dil_h, int64_t dil_w, int64_t groups, const float *grad_out,
+                                   const float *x, float *grad_weight, float *grad_bias);
+int fnn_conv2d_backward_weight_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
+                                   int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                   int64_t dil_h, int64_t dil_w, int64_t groups, const double *grad_out,
+                                   const double *x, double *grad_weight, double *grad_bias);
+
+/* ---- pooling (NCHW) --------------------------------------------------- */
+/* Window kh x kw, strides >= 1, paddings at most half the window (as
+ * PyTorch); output p = (h + 2 pad_h - kh) / stride_h + 1 (q likewise).
+ * Max pooling: padding never wins, NaN propagates; argmax (n, c, p, q) gets
+ * the index ih * w + iw of each maximum within its plane.  Average pooling
+ * counts padding as zeros (divides by kh * kw, PyTorch's
+ * count_include_pad=True); a window equal to the whole unpadded plane is
+ * global average pooling. */
+int fnn_max_pool2d_forward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                               int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, const float *x,
+                               float *y, int32_t *argmax);
+int fnn_max_pool2d_forward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                               int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, const double *x,
+                               double *y, int32_t *argmax);
+/* grad_x (n, c, h, w) = scatter-add of grad_out (n, c, p, q) at argmax;
+ * FNN_EINVAL (nothing written) if an index is outside [0, h w). */
+int fnn_max_pool2d_backward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t p, int64_t q,
+                                const float *grad_out, const int32_t *argmax, float *grad_x);
+int fnn_max_pool2d_backward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t p, int64_t q,
+                                const double *grad_out, const int32_t *argmax, double *grad_x);
+int fnn_avg_pool2d_forward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                               int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, const float *x,
+                               float *y);
+int fnn_avg_pool2d_forward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                               int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, const double *x,
+                               double *y);
+int fnn_avg_pool2d_backward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                const float *grad_out, float *grad_x);
+int fnn_avg_pool2d_backward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                                int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                const double *grad_out, double *grad_x);
 
 #ifdef __cplusplus
 }

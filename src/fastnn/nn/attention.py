@@ -10,6 +10,7 @@ import numpy as np
 from .. import _C, ops
 from .._random import generator
 from .activation import GELU, Dropout
+from .linear import Linear
 from .module import Module, Parameter
 from .normalization import LayerNorm
 
@@ -17,45 +18,6 @@ from .normalization import LayerNorm
 def _mm_acc(a2, b2, out, trans_a=False, trans_b=False):
     """out += op(a2) @ op(b2) through the GEMM."""
     ops.matmul(a2, b2, out=out, trans_a=trans_a, trans_b=trans_b, beta=1.0)
-
-
-class _Projection(Module):
-    """x @ weight.T + bias with PyTorch's Linear names and initialisation
-    (weight, bias ~ U(-1/sqrt(in), 1/sqrt(in))), on (..., in) inputs; the
-    sub-layer of MultiheadAttention (out_proj) and TransformerEncoderLayer
-    (linear1, linear2)."""
-
-    def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
-        super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
-        k = 1.0 / math.sqrt(self.in_features)
-        rng = generator()
-        self.weight = Parameter(rng.uniform(-k, k, (self.out_features, self.in_features)).astype(dtype))
-        self.bias = Parameter(rng.uniform(-k, k, self.out_features).astype(dtype)) if bias else None
-        self._x = None
-
-    def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
-
-    def forward(self, x):
-        x = self._check_input(x, dtype=self.weight.data.dtype)
-        if x.ndim < 1 or x.shape[-1] != self.in_features:
-            raise self._error(f"expected an input whose last dimension is {self.in_features}, got shape {x.shape}")
-        y = self._buffer("y", x.shape[:-1] + (self.out_features,), x.dtype)
-        ops.linear(x.reshape(-1, self.in_features), self.weight.data,
-                   self.bias.data if self.bias is not None else None, out=y.reshape(-1, self.out_features))
-        self._x, self._y = x, y
-        return y
-
-    def backward(self, grad_out):
-        g = self._check_grad(grad_out, self._y if self._x is not None else None)
-        g2 = g.reshape(-1, self.out_features)
-        _mm_acc(g2, self._x.reshape(-1, self.in_features), self.weight.grad, trans_a=True)
-        if self.bias is not None:
-            self.bias.grad += g2.sum(0)
-        dx = self._buffer("dx", self._x.shape, g.dtype)
-        ops.matmul(g2, self.weight.data, out=dx.reshape(-1, self.in_features))
-        return dx
 
 
 class MultiheadAttention(Module):
@@ -83,7 +45,7 @@ class MultiheadAttention(Module):
         a = math.sqrt(6.0 / (e + 3 * e))  # xavier_uniform_ on (3E, E), as PyTorch
         self.in_proj_weight = Parameter(generator().uniform(-a, a, (3 * e, e)).astype(dtype))
         self.in_proj_bias = Parameter(np.zeros(3 * e, dtype)) if bias else None
-        self.out_proj = _Projection(e, e, bias=bias, dtype=dtype)
+        self.out_proj = Linear(e, e, bias=bias, dtype=dtype)
         if bias:
             self.out_proj.bias.data[...] = 0
         self._saved = None
@@ -195,9 +157,9 @@ class TransformerEncoderLayer(Module):
         self.d_model = int(d_model)
         self.causal = bool(causal)
         self.self_attn = MultiheadAttention(d_model, nhead, dtype=dtype)
-        self.linear1 = _Projection(d_model, dim_feedforward, dtype=dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, dtype=dtype)
         self.dropout = Dropout(dropout)
-        self.linear2 = _Projection(dim_feedforward, d_model, dtype=dtype)
+        self.linear2 = Linear(dim_feedforward, d_model, dtype=dtype)
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, dtype=dtype)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, dtype=dtype)
         self.dropout1 = Dropout(dropout)

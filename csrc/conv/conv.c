@@ -1,0 +1,144 @@
+/* Convolution drivers, float and double (conv_driver.inc): argument checks,
+ * choice of path, blocking, workspace and threading over the per-ISA
+ * kernels of conv_body.inc and the GEMM micro-kernel and packing of
+ * gemm_body.inc.
+ *
+ * Paths, by shape:
+ *   - depthwise (groups > 1 with one input channel per group): direct
+ *     per-plane kernels, no GEMM;
+ *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col:
+ *     the GEMM's own gemm_pack_b reads X, and grad-input is written straight
+ *     into dX);
+ *   - everything else: implicit GEMM.  Forward: Y[n,g] (K/G x PQ) =
+ *     W[g] (K/G x CRS) . im2col(X[n,g]) (CRS x PQ), the im2col panels packed
+ *     straight from X into GEMM B panels (KC x NC) by conv_pack_b_im2col.
+ *     Grad-weight: dW[g] = sum_n dY[n,g] . im2col(X[n,g])^T, panels from
+ *     conv_pack_b_im2col_t.  Grad-input: for blocks of NC output columns,
+ *     a (rows x NC) block of W[g]^T . dY[n,g] is computed into a small
+ *     buffer and scattered into dX by conv_col2im_add.
+ *
+ * Workspace (per call, grow-only per calling thread, reused by later calls):
+ * per thread one packed A block (MC x KC) and one B panel (KC x NC), plus,
+ * for grad-input, one column block (at most max(256, R*S) x NC).  Nothing
+ * the size of an im2col matrix or of the output is allocated.
+ *
+ * Determinism: every output element is computed by one thread, and the order
+ * of its sums (KC blocks, images, column blocks) is a function of the shape
+ * and the ISA only, never of the thread count. */
+#include "cpu/kernels.h"
+#include "cpu/threads.h"
+#include "fastnn/fastnn.h"
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_thread_num(void) { return 0; }
+static inline int omp_get_num_threads(void) { return 1; }
+#endif
+
+#define FNN_CONV_MAX_THREADS 256
+/* B panel width cap, in NR micro-panels: KC x (8 NR) stays in L2 */
+#define FNN_CONV_MAX_PANELS 8
+
+static _Thread_local void *fnn_conv_ws = 0;
+static _Thread_local size_t fnn_conv_ws_bytes = 0;
+
+static void *fnn_conv_workspace(size_t bytes) {
+    if (bytes <= fnn_conv_ws_bytes) return fnn_conv_ws;
+    size_t want = (bytes + 4095) & ~(size_t)4095;
+    void *p = 0;
+    if (posix_memalign(&p, 64, want) != 0) return 0;
+    free(fnn_conv_ws);
+    fnn_conv_ws = p;
+    fnn_conv_ws_bytes = want;
+    return p;
+}
+
+static int64_t fnn_conv_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+static int fnn_mul_ok(int64_t a, int64_t b) { return a >= 0 && b >= 0 && (a == 0 || b <= INT64_MAX / 8 / a); }
+
+/* The full problem: N images of C x H x W, K filters of C/G x R x S. */
+typedef struct fnn_conv_shape {
+    int64_t n, k, groups;
+    fnn_conv_geom g; /* per group: g.c = C / groups */
+} fnn_conv_shape;
+
+/* Checks the sizes (FNN_EINVAL / FNN_EOVERFLOW) and fills the shape. */
+static int fnn_conv_setup(fnn_conv_shape *sh, int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r,
+                          int64_t s, int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                          int64_t dil_h, int64_t dil_w, int64_t groups) {
+    if (n < 0 || c < 1 || h < 1 || w < 1 || k < 1 || r < 1 || s < 1 || stride_h < 1 || stride_w < 1 ||
+        pad_h < 0 || pad_w < 0 || dil_h < 1 || dil_w < 1 || groups < 1)
+        return FNN_EINVAL;
+    if (c % groups || k % groups) return FNN_EINVAL;
+    if (h > (1 << 30) || w > (1 << 30) || r > (1 << 30) || s > (1 << 30) || pad_h > (1 << 30) ||
+        pad_w > (1 << 30) || dil_h > (1 << 30) || dil_w > (1 << 30) || stride_h > (1 << 30) || stride_w > (1 << 30))
+        return FNN_EOVERFLOW;
+    int64_t eh = dil_h * (r - 1) + 1, ew = dil_w * (s - 1) + 1;
+    if (h + 2 * pad_h < eh || w + 2 * pad_w < ew) return FNN_EINVAL;
+    int64_t p = (h + 2 * pad_h - eh) / stride_h + 1, q = (w + 2 * pad_w - ew) / stride_w + 1;
+    if (!fnn_mul_ok(h, w) || !fnn_mul_ok(h * w, c) || !fnn_mul_ok(h * w * c, n) || !fnn_mul_ok(p, q) ||
+        !fnn_mul_ok(p * q, k) || !fnn_mul_ok(p * q * k, n) || !fnn_mul_ok(r, s) || !fnn_mul_ok(r * s, c) ||
+        !fnn_mul_ok(r * s * c, k))
+        return FNN_EOVERFLOW;
+    sh->n = n;
+    sh->k = k;
+    sh->groups = groups;
+    fnn_conv_geom *g = &sh->g;
+    g->c = c / groups;
+    g->h = h;
+    g->w = w;
+    g->r = r;
+    g->s = s;
+    g->p = p;
+    g->q = q;
+    g->sh = stride_h;
+    g->sw = stride_w;
+    g->ph = pad_h;
+    g->pw = pad_w;
+    g->dh = dil_h;
+    g->dw = dil_w;
+    return FNN_OK;
+}
+
+/* Path choice. */
+static int fnn_conv_is_direct(const fnn_conv_shape *sh) { return sh->g.c == 1 && sh->groups > 1; }
+static int fnn_conv_is_1x1(const fnn_conv_shape *sh) {
+    const fnn_conv_geom *g = &sh->g;
+    return g->r == 1 && g->s == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* Thread t of nt gets items [*lo, *hi) of n. */
+static void fnn_conv_items(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
+    *lo = n * t / nt;
+    *hi = n * (t + 1) / nt;
+}
+
+/* Blocks of `npan` micro-panels: at most FNN_CONV_MAX_PANELS each, and
+ * (when there are enough panels) a count that `mult` times is a multiple of
+ * nt, so the threads get equal shares.  Block b is panels
+ * [npan*b/nb, npan*(b+1)/nb). */
+static int64_t fnn_conv_panel_blocks(int64_t npan, int64_t mult, int nt) {
+    int64_t nb = (npan + FNN_CONV_MAX_PANELS - 1) / FNN_CONV_MAX_PANELS;
+    if (nb < 1) nb = 1;
+    if (nt > 1 && (mult * nb) % nt) {
+        int64_t want = nb;
+        while ((mult * want) % nt && want < npan) want++;
+        if ((mult * want) % nt == 0) nb = want;
+    }
+    return nb;
+}
+
+#define T float
+#define DT f32
+#include "conv/conv_driver.inc"
+#undef T
+#undef DT
+
+#define T double
+#define DT f64
+#include "conv/conv_driver.inc"
+#undef T
+#undef DT

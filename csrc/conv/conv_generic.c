@@ -1,0 +1,8 @@
+/* Conv kernels for the generic ISA: conv_body.inc, for float and double. */
+#define FNN_ISA_GENERIC
+#include "cpu/isa_begin.h"
+#if FNN_ISA_BUILT
+#include "cpu/kernels.h"
+#define FNN_BODY "conv/conv_body.inc"
+#include "simd/instantiate.h"
+#endif

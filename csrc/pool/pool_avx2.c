@@ -1,0 +1,8 @@
+/* Pool kernels for the avx2 ISA: pool_body.inc, for float and double. */
+#define FNN_ISA_AVX2
+#include "cpu/isa_begin.h"
+#if FNN_ISA_BUILT
+#include "cpu/kernels.h"
+#define FNN_BODY "pool/pool_body.inc"
+#include "simd/instantiate.h"
+#endif

@@ -1,0 +1,105 @@
+"""nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d: PyTorch's names, layout and
+initialisation range, finite-difference gradients of input and parameters
+in float64, buffer reuse, errors naming the layer."""
+import math
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import nn
+
+from nn_helpers import numeric_grad
+
+
+def test_conv2d_parameters_like_pytorch():
+    fastnn.manual_seed(0)
+    m = nn.Conv2d(6, 8, 3, stride=2, padding=1, groups=2)
+    assert [n for n, _ in m.named_parameters()] == ["weight", "bias"]
+    assert m.weight.shape == (8, 3, 3, 3) and m.bias.shape == (8,)
+    bound = 1 / math.sqrt(3 * 9)
+    assert np.abs(m.weight.data).max() <= bound and np.abs(m.bias.data).max() <= bound
+    assert np.abs(m.weight.data).max() > 0.8 * bound  # uniform over the whole range
+    assert m.weight.data.dtype == np.float32
+    assert nn.Conv2d(2, 4, (1, 3), bias=False).bias is None
+    assert list(nn.Conv2d(2, 4, 3, bias=False).state_dict()) == ["weight"]
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1), dict(padding=(1, 2), dilation=(2, 1), groups=2),
+                                dict(groups=4, padding=1)])
+def test_conv2d_finite_differences(kw):
+    fastnn.manual_seed(1)
+    m = nn.Conv2d(4, 4, (3, 2), dtype=np.float64, **kw)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 4, 6, 5))
+    y = m(x)
+    gy = rng.standard_normal(y.shape)
+    m.zero_grad()
+    gx = m.backward(gy).copy()
+
+    def loss():
+        return float(np.sum(m(x) * gy))
+    np.testing.assert_allclose(gx, numeric_grad(loss, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(m.weight.grad, numeric_grad(loss, m.weight.data), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(m.bias.grad, numeric_grad(loss, m.bias.data), rtol=1e-6, atol=1e-8)
+    # gradients accumulate
+    w1 = m.weight.grad.copy()
+    m(x)
+    m.backward(gy)
+    np.testing.assert_allclose(m.weight.grad, 2 * w1)
+
+
+@pytest.mark.parametrize("cls", [nn.MaxPool2d, nn.AvgPool2d])
+def test_pool_layers_finite_differences(cls):
+    m = cls(3, stride=2, padding=1)
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 7, 8))
+    y = m(x)
+    assert y.shape == (2, 3, 4, 4)
+    gy = rng.standard_normal(y.shape)
+    gx = m.backward(gy).copy()
+    np.testing.assert_allclose(gx, numeric_grad(lambda: float(np.sum(m(x) * gy)), x), rtol=1e-6, atol=1e-8)
+    assert cls(2).stride == (2, 2)
+
+
+def test_buffers_reused_and_cnn_step():
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 3),
+                          nn.AvgPool2d(2), nn.Flatten())
+    x = np.random.default_rng(0).standard_normal((5, 1, 10, 10)).astype(np.float32)
+    y1 = model(x)
+    assert y1.shape == (5, 8)
+    g1 = model.backward(np.ones_like(y1))
+    y2 = model(x)
+    g2 = model.backward(np.ones_like(y2))
+    assert np.array_equal(y1, y2) and np.array_equal(g1, g2)
+    for m in (model[0], model[2], model[4]):  # same arrays reused at a fixed shape
+        a = m(m._x)
+        assert a is m(m._x) and m.backward(np.ones_like(a)) is m.backward(np.ones_like(a))
+
+
+def test_errors_name_the_layer():
+    m = nn.Conv2d(3, 4, 3)
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 4.*expected 3 input channels"):
+        m(np.zeros((1, 2, 5, 5), np.float32))
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 4.*larger than the padded input"):
+        m(np.zeros((1, 3, 2, 5), np.float32))
+    with pytest.raises(TypeError, match=r"Conv2d\(3, 4.*float64 but the layer's parameters are float32"):
+        m(np.zeros((1, 3, 5, 5)))
+    with pytest.raises(TypeError, match=r"Conv2d\(3, 4.*int64"):
+        m(np.zeros((1, 3, 5, 5), np.int64))
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 4.*4-D"):
+        m(np.zeros((3, 5, 5), np.float32))
+    with pytest.raises(RuntimeError, match=r"Conv2d.*backward called before forward"):
+        nn.Conv2d(3, 4, 3).backward(np.zeros((1, 4, 3, 3), np.float32))
+    m(np.zeros((1, 3, 5, 5), np.float32))
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 4.*grad_out has shape"):
+        m.backward(np.zeros((1, 4, 2, 2), np.float32))
+    with pytest.raises(ValueError, match="groups=2 must divide in_channels=3"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="stride must be positive"):
+        nn.Conv2d(3, 4, 3, stride=0)
+    with pytest.raises(ValueError, match=r"MaxPool2d\(kernel_size=\(4, 4\).*larger than the padded input"):
+        nn.MaxPool2d(4)(np.zeros((1, 1, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="AvgPool2d: padding"):
+        nn.AvgPool2d(2, padding=2)

@@ -1,0 +1,158 @@
+"""Property tests over fastnn.ops (issue 9): random shapes (0- and 1-sized
+dims included), strides (negative too), dtypes, out= arrays that alias the
+input, huge shapes and wrong types.  Every call either returns the right
+answer (checked against NumPy in float64) or raises a clear Python
+exception; none may crash.  Example counts: tests/conftest.py profiles
+(`--hypothesis-profile=deep` goes much further)."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy import special
+
+from fastnn import ops
+
+CLEAR = (TypeError, ValueError, MemoryError)
+FLOATS = st.sampled_from([np.float32, np.float64])
+ANY_DTYPE = st.sampled_from([np.float32, np.float64, np.float16, np.int32, np.int64, np.bool_, np.complex64,
+                             object])
+
+
+@st.composite
+def strided(draw, dtype=None, min_dims=0, max_dims=4, max_side=7):
+    """An array that is often a non-contiguous view (steps, reversals, transposes)."""
+    dtype = dtype or draw(FLOATS)
+    shape = draw(hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=0, max_side=max_side))
+    steps = [draw(st.sampled_from([1, 1, 2, -1, -2])) for _ in shape]
+    base_shape = tuple(s * abs(k) for s, k in zip(shape, steps))
+    base = draw(hnp.arrays(dtype, base_shape, elements=st.floats(-30, 30, width=32)))
+    view = base[tuple(slice(None, None, k) for k in steps)][tuple(slice(0, s) for s in shape)]
+    if view.ndim >= 2 and draw(st.booleans()):
+        view = view.swapaxes(0, -1)
+    return np.asarray(view)  # indexing a 0-d array gives a scalar
+
+
+UNARY = {
+    "relu": (ops.relu, lambda x: np.maximum(x, 0)),
+    "sigmoid": (ops.sigmoid, special.expit),
+    "tanh": (ops.tanh, np.tanh),
+    "gelu": (ops.gelu, lambda x: x * 0.5 * special.erfc(-x / np.sqrt(2))),
+    "leaky_relu": (ops.leaky_relu, lambda x: np.where(x < 0, 0.01 * x, x)),
+}
+
+
+def close(got, ref, dtype):
+    tol = 3e-6 if dtype == np.float32 else 1e-13
+    return np.allclose(got.astype(np.float64), ref, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(x=strided(), in_place=st.booleans())
+def test_unary_any_layout(name, x, in_place):
+    fn, ref = UNARY[name]
+    expect = ref(x.astype(np.float64))
+    if in_place and x.flags.c_contiguous and x.flags.writeable:
+        y = fn(x, out=x)
+        assert y is x
+    else:
+        y = fn(x)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert close(y, expect, x.dtype)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@given(x=strided(min_dims=1), data=st.data())
+def test_rows_any_layout_and_axis(name, x, data):
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    x64 = x.astype(np.float64)
+    if x.shape[axis] == 0 or x.size == 0:
+        assert getattr(ops, name)(x, axis=axis).shape == x.shape
+        return
+    s = x64 - x64.max(axis=axis, keepdims=True)
+    lse = np.log(np.exp(s).sum(axis=axis, keepdims=True))
+    expect = np.exp(s - lse) if name == "softmax" else s - lse
+    y = getattr(ops, name)(x, axis=axis)
+    assert y.shape == x.shape and close(y, expect, x.dtype)
+
+
+@given(dtype=ANY_DTYPE, shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
+def test_wrong_dtypes_raise_type_error(dtype, shape):
+    x = np.zeros(shape, dtype)
+    for fn in (ops.relu, ops.sigmoid, ops.gelu, ops.softmax):
+        if np.dtype(dtype) in (np.float32, np.float64):
+            fn(x) if fn is not ops.softmax or x.ndim else None
+            continue
+        with pytest.raises(TypeError):
+            fn(x)
+
+
+@given(bad=st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=3),
+                     st.lists(st.floats(allow_nan=False), max_size=3)))
+def test_non_arrays_raise_type_error(bad):
+    for fn in (ops.relu, ops.tanh, ops.softmax, ops.log_softmax):
+        with pytest.raises(TypeError):
+            fn(bad)
+    with pytest.raises(TypeError):
+        ops.matmul(bad, np.zeros((2, 2), np.float32))
+
+
+@given(data=st.data(), dtype=FLOATS)
+def test_matmul_any_layout(data, dtype):
+    m, k, n = (data.draw(st.integers(0, 9)) for _ in range(3))
+    batched = data.draw(st.booleans())
+    ta, tb = data.draw(st.booleans()), data.draw(st.booleans())
+    bshape = (data.draw(st.integers(1, 3)),) if batched else ()
+    a = data.draw(strided(dtype, min_dims=0, max_dims=0)) if False else None  # noqa: F841
+    a_shape = bshape + ((k, m) if ta else (m, k))
+    b_shape = bshape + ((n, k) if tb else (k, n))
+    a = np.random.default_rng(0).standard_normal(a_shape).astype(dtype)
+    b = np.random.default_rng(1).standard_normal(b_shape).astype(dtype)
+    if data.draw(st.booleans()):
+        a = np.ascontiguousarray(a[..., ::-1])[..., ::-1]  # negative inner stride
+    if data.draw(st.booleans()) and a.ndim == 2:
+        a = np.asfortranarray(a)
+    alpha = data.draw(st.sampled_from([1.0, -0.5, 2.0]))
+    opa = np.swapaxes(a, -1, -2) if ta else a
+    opb = np.swapaxes(b, -1, -2) if tb else b
+    expect = alpha * (opa.astype(np.float64) @ opb.astype(np.float64))
+    y = ops.matmul(a, b, trans_a=ta, trans_b=tb, alpha=alpha)
+    eps = np.finfo(dtype).eps
+    bound = 4 * max(k, 1) * eps * (np.abs(opa).max(initial=0) * np.abs(opb).max(initial=0) * abs(alpha) + 1e-30)
+    assert y.shape == expect.shape and np.all(np.abs(y - expect) <= bound)
+
+
+@given(data=st.data())
+def test_matmul_shape_errors_are_clear(data):
+    m, k, n = (data.draw(st.integers(1, 6)) for _ in range(3))
+    k2 = data.draw(st.integers(1, 6).filter(lambda v: v != k))
+    with pytest.raises(ValueError, match="inner dimensions"):
+        ops.matmul(np.zeros((m, k), np.float32), np.zeros((k2, n), np.float32))
+    with pytest.raises(TypeError):
+        ops.matmul(np.zeros((m, k), np.float32), np.zeros((k, n), np.float64))
+    with pytest.raises(ValueError):
+        ops.matmul(np.zeros((m,), np.float32), np.zeros((m, n), np.float32))
+    with pytest.raises(ValueError):
+        ops.matmul(np.zeros((1, 1, m, k), np.float32), np.zeros((k, n), np.float32))
+
+
+def test_huge_shapes_raise_cleanly():
+    big = np.broadcast_to(np.zeros(1, np.float32), (2 ** 30, 2 ** 30))  # 2^60 elements, 0 strides
+    for call in (lambda: ops.relu(big), lambda: ops.softmax(big), lambda: ops.matmul(big, big)):
+        with pytest.raises(CLEAR):
+            call()
+    tall = np.broadcast_to(np.zeros(1, np.float32), (2 ** 40, 1))
+    wide = np.broadcast_to(np.zeros(1, np.float32), (1, 2 ** 40))
+    with pytest.raises(CLEAR):
+        ops.matmul(tall, wide)  # the product's 2^80 elements overflow int64
+    with pytest.raises(CLEAR):
+        ops.linear(tall, np.zeros((3, 1), np.float32))
+
+
+@given(x=strided(dtype=np.float32, min_dims=1, max_dims=3))
+def test_out_aliasing_a_shifted_view_reads_input_first(x):
+    if x.size < 2:
+        return
+    buf = np.concatenate([x.ravel(), np.zeros(1, np.float32)])
+    expect = ops.tanh(buf[:-1].copy())
+    ops.tanh(buf[:-1], out=buf[1:])
+    assert np.array_equal(buf[1:], expect)
