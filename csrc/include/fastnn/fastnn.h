@@ -282,23 +282,23 @@ int fnn_embedding_backward_f64(int64_t n, int64_t num, int64_t dim, const int64_
 #define FNN_RNN_MODE_TANH 0
 #define FNN_RNN_MODE_LSTM 1
 #define FNN_RNN_MODE_GRU 2
-int fnn_rnn_layer_forward_f32(int mode, int64_t steps, int64_t batch, int64_t in, int64_t hid, const float *x,
+int fnn_rnn_layer_forward_f32(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const float *x,
                               const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
                               const float *h0, const float *c0, float *y, float *cells, float *gates);
-int fnn_rnn_layer_forward_f64(int mode, int64_t steps, int64_t batch, int64_t in, int64_t hid, const double *x,
+int fnn_rnn_layer_forward_f64(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const double *x,
                               const double *w_ih, const double *w_hh, const double *b_ih, const double *b_hh,
                               const double *h0, const double *c0, double *y, double *cells, double *gates);
 /* Backward through time from grad_y (steps, batch, hid; NULL: zeros) and the
  * gradients of the final state grad_hn, grad_cn (NULL: zeros).  grad_x is
  * overwritten; grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh are added to (the
  * bias ones may be NULL); grad_h0 (and for LSTM grad_c0) are overwritten. */
-int fnn_rnn_layer_backward_f32(int mode, int64_t steps, int64_t batch, int64_t in, int64_t hid, const float *x,
+int fnn_rnn_layer_backward_f32(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const float *x,
                                const float *w_ih, const float *w_hh, const float *h0, const float *c0,
                                const float *y, const float *cells, const float *gates, const float *grad_y,
                                const float *grad_hn, const float *grad_cn, float *grad_x, float *grad_w_ih,
                                float *grad_w_hh, float *grad_b_ih, float *grad_b_hh, float *grad_h0,
                                float *grad_c0);
-int fnn_rnn_layer_backward_f64(int mode, int64_t steps, int64_t batch, int64_t in, int64_t hid, const double *x,
+int fnn_rnn_layer_backward_f64(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const double *x,
                                const double *w_ih, const double *w_hh, const double *h0, const double *c0,
                                const double *y, const double *cells, const double *gates, const double *grad_y,
                                const double *grad_hn, const double *grad_cn, double *grad_x, double *grad_w_ih,
