@@ -16,8 +16,9 @@ COVERED = {
     "gru_cell_fwd": "test_gru_cell", "gru_cell_bwd": "test_gru_cell",
     "embedding_bwd_row": "test_embedding",
     "attn_fwd_block": "test_attention", "attn_bwd_head": "test_attention",
+    "tile_mm": "test_tile_mm_through_the_recurrent_layers",
 }
-AREAS = ("_cell_", "embedding_", "attn_")
+AREAS = ("_cell_", "embedding_", "attn_", "tile_mm")
 
 
 def test_every_sequence_kernel_is_tested():
@@ -234,3 +235,31 @@ def test_attention_random_shapes(b, h, sq, sk, d, causal, isa_name):
     np.testing.assert_allclose(o, ref.attention_forward(q, k, v, causal)[0], **_attn_tol(np.float32))
     for a, r in zip(grads, ref.attention_backward(g, q, k, v, causal)):
         np.testing.assert_allclose(a, r, **_attn_tol(np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("steps,batch,n_in,hid", [(3, 1, 2, 1), (4, 7, 5, 33), (3, 32, 8, 130)])
+def test_tile_mm_through_the_recurrent_layers(isa, dtype, steps, batch, n_in, hid):
+    """tile_mm is the recurrent layers' per-step product (m = batch, n = a
+    chunk of <= 64 hidden units, k = hidden or 4 hidden): a tanh RNN whose
+    steps are checked against the float64 reference exercises every row and
+    column tail of it, forward (B = W_hh^T) and backward (B = W_hh)."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((steps, batch, n_in)).astype(dtype)
+    w_ih = (rng.standard_normal((hid, n_in)) * 0.5).astype(dtype)
+    w_hh = (rng.standard_normal((hid, hid)) / np.sqrt(hid)).astype(dtype)
+    h0 = rng.standard_normal((batch, hid)).astype(dtype)
+    gy = rng.standard_normal((steps, batch, hid)).astype(dtype)
+    y = np.empty((steps, batch, hid), dtype)
+    _C.rnn_layer_forward(0, x, w_ih, w_hh, None, None, h0, None, y, None, None)
+    zeros = np.zeros(hid)
+    ry, _, _, cache = ref.rnn_forward("RNN", x, w_ih.astype(np.float64), w_hh.astype(np.float64), zeros, zeros, h0)
+    np.testing.assert_allclose(y, ry, **_tol(dtype))
+    gx = np.empty_like(x)
+    gwi, gwh, gh0 = np.zeros_like(w_ih), np.zeros_like(w_hh), np.empty_like(h0)
+    _C.rnn_layer_backward(0, x, w_ih, w_hh, h0, None, y, None, None, gy, None, None, gx, gwi, gwh, None, None, gh0,
+                          None)
+    rg = ref.rnn_backward(gy.astype(np.float64), cache)
+    for got, want in zip((gx, gwi, gwh, gh0), (rg[0], rg[1], rg[2], rg[5])):
+        np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-11,
+                                   atol=1e-4 if dtype == np.float32 else 1e-11)
