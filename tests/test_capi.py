@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 
 import fastnn
-from fastnn import _C
+from fastnn import _C, ops
+
+import conv_reference as ref
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
@@ -41,7 +43,7 @@ def header_define(text, name):
 
 CTYPES = {"char": ctypes.c_char, "int": ctypes.c_int, "int64_t": ctypes.c_int64, "float": ctypes.c_float,
           "double": ctypes.c_double}
-NP_TYPES = {"float": np.float32, "double": np.float64, "int64_t": np.int64}
+NP_TYPES = {"float": np.float32, "double": np.float64, "int64_t": np.int64, "int32_t": np.int32}
 
 
 def parse_params(params):
@@ -122,15 +124,26 @@ SCALARS = {
     "transa": b"N", "transb": b"N",
     "mode": 0, "causal": 1, "scale": 0.5, "padding_idx": -1,
 }
-SIZE_NAMES = {"m", "n", "k", "rows", "cols", "c", "s", "batch", "num", "dim", "steps", "n_in", "hid", "bh", "sq", "sk", "d"}
+SIZE_NAMES = {"m", "n", "k", "rows", "cols", "c", "s", "batch", "num", "dim", "steps", "n_in", "hid", "bh", "sq", "sk",
+              "d"}
 # Pointers that may be NULL in the valid call above (documented in fastnn.h).
 NULLABLE = {"batch_norm_forward": {"weight", "bias"}, "batch_norm_backward": {"weight"}, "linear": {"bias"},
+            "conv2d_forward": {"bias"}, "conv2d_backward_weight": {"grad_weight", "grad_bias"},
             "lstm_cell_forward": {"c_prev"}, "lstm_cell_backward": {"c_prev", "grad_c"},
             "gru_cell_forward": {"h_prev"}, "gru_cell_backward": {"h_prev"},
             # mode 0 (tanh RNN) in the valid call: no cells or gates
             "rnn_layer_forward": {"b_ih", "b_hh", "h0", "c0", "cells", "gates"},
             "rnn_layer_backward": {"h0", "c0", "cells", "gates", "grad_y", "grad_hn", "grad_cn", "grad_b_ih",
                                    "grad_b_hh", "grad_c0"}}
+# Convolution and pooling entries take a geometry instead: the scalar
+# arguments of their valid call (names as in fastnn.h), from which every
+# array gets its exact size.
+CONV_GEOM = dict(n=2, c=4, h=5, w=6, k=6, r=3, s=2, stride_h=2, stride_w=1, pad_h=1, pad_w=0, dil_h=1, dil_w=2,
+                 groups=2)  # grouped implicit GEMM: y (2, 6, 3, 4)
+POOL_GEOM = dict(n=2, c=3, h=5, w=6, kh=3, kw=2, stride_h=2, stride_w=1, pad_h=1, pad_w=1)  # y (2, 3, 3, 7)
+GEOMETRY = {"conv2d_forward": CONV_GEOM, "conv2d_backward_input": CONV_GEOM, "conv2d_backward_weight": CONV_GEOM,
+            "max_pool2d_forward": POOL_GEOM, "avg_pool2d_forward": POOL_GEOM, "avg_pool2d_backward": POOL_GEOM,
+            "max_pool2d_backward": dict(n=2, c=3, h=5, w=6, p=3, q=7)}
 CONFIG = {"fnn_get_num_threads", "fnn_set_num_threads", "fnn_get_isa", "fnn_best_isa", "fnn_set_isa",
           "fnn_isa_name"}
 KERNELS = [n for n, _, _ in FUNCTIONS if n not in CONFIG]
@@ -138,6 +151,23 @@ KERNELS = [n for n, _, _ in FUNCTIONS if n not in CONFIG]
 
 def base_name(name):
     return re.sub(r"_f(32|64)$", "", name[len("fnn_"):])
+
+
+def array_sizes(base, g):
+    """Elements of each array of a conv or pooling entry with geometry g."""
+    if base.startswith("conv2d"):
+        p = ref.out_size(g["h"], g["r"], g["stride_h"], g["pad_h"], g["dil_h"])
+        q = ref.out_size(g["w"], g["s"], g["stride_w"], g["pad_w"], g["dil_w"])
+        x, wt, y = g["n"] * g["c"] * g["h"] * g["w"], g["k"] * g["c"] // g["groups"] * g["r"] * g["s"], \
+            g["n"] * g["k"] * p * q
+        return dict(x=x, grad_x=x, weight=wt, grad_weight=wt, bias=g["k"], grad_bias=g["k"], y=y, grad_out=y)
+    if "p" in g:
+        p, q = g["p"], g["q"]
+    else:
+        p = ref.out_size(g["h"], g["kh"], g["stride_h"], g["pad_h"])
+        q = ref.out_size(g["w"], g["kw"], g["stride_w"], g["pad_w"])
+    x, y = g["n"] * g["c"] * g["h"] * g["w"], g["n"] * g["c"] * p * q
+    return dict(x=x, grad_x=x, y=y, grad_out=y, argmax=y)
 
 
 class Call:
@@ -149,11 +179,20 @@ class Call:
         self.fn = c_function(name)
         self.params = parse_params(next(p for n, _, p in FUNCTIONS if n == name))
         self.args, self.arrays = {}, {}
+        geom = GEOMETRY.get(base_name(name))
+        sizes = array_sizes(base_name(name), geom) if geom else {}
         for i, (pname, base, ptr) in enumerate(self.params):
             if ptr:  # positive values, different in each array
-                a = np.zeros(64, NP_TYPES[base]) if pname == "target" and base == "int64_t" \
-                    else (np.linspace(0.25, 0.75, 64) * (1 + 0.125 * i)).astype(NP_TYPES[base])
+                size = sizes.get(pname, 64)
+                if pname == "target" and base == "int64_t":
+                    a = np.zeros(size, np.int64)
+                elif pname == "argmax":  # indices within an h x w plane
+                    a = (np.arange(size) * 7 % (geom["h"] * geom["w"])).astype(np.int32)
+                else:
+                    a = (np.linspace(0.25, 0.75, size) * (1 + 0.125 * i)).astype(NP_TYPES[base])
                 self.arrays[pname] = a
+            elif geom:
+                self.args[pname] = geom[pname]
             elif pname in SIZE_NAMES:
                 self.args[pname] = 2 if pname == "batch" else SIZE
             elif pname.startswith("ld"):
@@ -208,6 +247,68 @@ def bad_cases(call):
         t = call.arrays["target"].copy()
         t[SIZE - 1] = SIZE  # a class index out of range, in the last row
         cases.append(("target out of range", {"target": t}, FNN_EINVAL))
+    base = base_name(call.name)
+    if base.startswith("conv2d"):
+        cases += conv_bad_cases()
+    elif base == "max_pool2d_backward":
+        cases += max_pool_backward_bad_cases(call)
+    elif base in GEOMETRY:
+        cases += pool_bad_cases()
+    return cases
+
+
+def conv_bad_cases():
+    """Bad geometries of CONV_GEOM (c=4, h=5, w=6, k=6, r=3, s=2, padded input
+    7 x 6, dilated kernel 3 x 3, groups=2)."""
+    big = 1 << 40
+    return ([(f"{p}=0", {p: 0}, FNN_EINVAL) for p in ("c", "h", "w", "k", "r", "s", "groups")]
+            + [(f"{p}=-1", {p: -1}, FNN_EINVAL) for p in ("h", "w", "r", "pad_h", "pad_w", "dil_h", "dil_w",
+                                                          "groups")]
+            + [(f"{p}=0", {p: 0}, FNN_EINVAL) for p in ("stride_h", "stride_w", "dil_h", "dil_w")]
+            + [(f"{p}=-(2**63)", {p: -(1 << 63)}, FNN_EINVAL) for p in ("n", "h", "stride_w", "pad_h")]
+            + [("groups=3 does not divide c=4", {"groups": 3}, FNN_EINVAL),
+               ("groups=4 does not divide k=6", {"groups": 4}, FNN_EINVAL),
+               ("groups=8 > c", {"groups": 8, "k": 8}, FNN_EINVAL),
+               ("kernel taller than the padded input", {"r": 8}, FNN_EINVAL),
+               ("kernel wider than the padded input", {"s": 7, "dil_w": 1}, FNN_EINVAL),
+               ("dilated kernel larger than the padded input", {"dil_h": 4}, FNN_EINVAL),
+               ("dilated kernel wider than the padded input", {"s": 4}, FNN_EINVAL),
+               ("n*c*h*w overflows int64", {"n": 1 << 62}, FNN_EOVERFLOW),
+               ("k*c*r*s overflows int64", {"c": big, "k": big}, FNN_EOVERFLOW),
+               ("h*w overflows int64", {"h": big, "w": big}, FNN_EOVERFLOW),
+               ("h + 2 pad_h overflows int64", {"pad_h": (1 << 63) - 1}, FNN_EOVERFLOW),
+               ("dil_w*(s-1) overflows int64", {"dil_w": 1 << 62}, FNN_EOVERFLOW)])
+
+
+def pool_bad_cases():
+    """Bad geometries of POOL_GEOM (h=5, w=6, window 3 x 2, padding 1 x 1)."""
+    return ([(f"{p}=0", {p: 0}, FNN_EINVAL) for p in ("h", "w", "kh", "kw", "stride_h", "stride_w")]
+            + [(f"{p}=-1", {p: -1}, FNN_EINVAL) for p in ("h", "w", "kh", "kw", "pad_h", "pad_w")]
+            + [(f"{p}=-(2**63)", {p: -(1 << 63)}, FNN_EINVAL) for p in ("n", "w", "stride_h", "pad_w")]
+            + [("pad_h=2 > kh/2", {"pad_h": 2}, FNN_EINVAL),
+               ("pad_w=2 > kw/2", {"pad_w": 2}, FNN_EINVAL),
+               ("pad_h huge (2 pad_h overflows)", {"pad_h": (1 << 63) - 1}, FNN_EINVAL),
+               ("window taller than the padded input", {"kh": 8}, FNN_EINVAL),
+               ("window wider than the padded input", {"kw": 9}, FNN_EINVAL),
+               ("n*c*h*w overflows int64", {"n": 1 << 62}, FNN_EOVERFLOW),
+               ("h*w beyond int32 argmax indices", {"h": 1 << 16, "w": 1 << 16}, FNN_EOVERFLOW),
+               ("h*w overflows int64", {"h": 1 << 40, "w": 1 << 40}, FNN_EOVERFLOW)])
+
+
+def max_pool_backward_bad_cases(call):
+    """Bad sizes of max_pool2d_backward (h=5, w=6, p=3, q=7) and argmax
+    indices outside the h x w plane (checked before anything is written)."""
+    cases = ([(f"{p}=0", {p: 0}, FNN_EINVAL) for p in ("h", "w", "p", "q")]
+             + [(f"{p}=-1", {p: -1}, FNN_EINVAL) for p in ("h", "w", "p", "q")]
+             + [("n*c*h*w overflows int64", {"n": 1 << 32, "c": 1 << 32}, FNN_EOVERFLOW),
+                ("h*w beyond int32 argmax indices", {"h": 1 << 16, "w": 1 << 16}, FNN_EOVERFLOW),
+                ("p*q beyond int32", {"p": 1 << 16, "q": 1 << 16}, FNN_EOVERFLOW),
+                ("h*w overflows int64", {"h": 1 << 32, "w": 1 << 32}, FNN_EOVERFLOW),
+                ("p*q overflows int64", {"p": 1 << 32, "q": 1 << 32}, FNN_EOVERFLOW)])
+    for where, value in ((0, -1), (-1, 30), (17, 1 << 30)):
+        a = call.arrays["argmax"].copy()
+        a[where] = value
+        cases.append((f"argmax[{where}]={value} outside [0, h*w)", {"argmax": a}, FNN_EINVAL))
     return cases
 
 
@@ -225,6 +326,134 @@ def test_every_kernel_entry_runs_and_rejects_bad_arguments_writing_nothing(name,
         rc = call(**changes)
         assert rc == code, f"{name} with {what}: returned {rc}, expected {code}"
         assert call.snapshot() == before, f"{name} with {what}: wrote to an array although it failed"
+
+
+def ptr(a):
+    return None if a is None else a.ctypes.data
+
+
+def sfx(dtype):
+    return "f32" if dtype == np.float32 else "f64"
+
+
+def close_to(y, reference, dtype):
+    tol = 2e-5 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(y, reference, rtol=tol, atol=tol * max(1.0, float(np.max(np.abs(reference)))))
+
+
+# (n, c, h, w, k, r, s, stride, padding, dilation, groups): one per path of
+# csrc/conv (grouped implicit GEMM, 1x1 GEMM, depthwise direct).
+CONV_CASES = [(2, 4, 5, 6, 6, 3, 2, (2, 1), (1, 0), (1, 2), 2),
+              (2, 3, 4, 5, 5, 1, 1, (1, 1), (0, 0), (1, 1), 1),
+              (1, 4, 6, 7, 8, 3, 3, (1, 2), (1, 1), (1, 1), 4)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES, ids=["grouped", "1x1", "depthwise"])
+def test_conv_entries_match_ops_and_numpy(case, dtype, isa):
+    """fnn_conv2d_* through the capsule: bit-identical to fastnn.ops (the same
+    kernels through _C) and close to a float64 NumPy reference, with and
+    without the optional outputs and inputs."""
+    n, c, h, w, k, r, s, stride, pad, dil, groups = case
+    geo = (n, c, h, w, k, r, s, *stride, *pad, *dil, groups)
+    kw = dict(stride=stride, padding=pad, dilation=dil, groups=groups)
+    fwd, bwd_in, bwd_w = (c_function(f"fnn_conv2d_{f}_{sfx(dtype)}")
+                          for f in ("forward", "backward_input", "backward_weight"))
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n, c, h, w)).astype(dtype)
+    wt = rng.standard_normal((k, c // groups, r, s)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+
+    y_ops = ops.conv2d(x, wt, b, **kw)
+    y = np.full(y_ops.shape, np.nan, dtype)
+    assert fwd(*geo, ptr(x), ptr(wt), ptr(b), ptr(y)) == FNN_OK
+    assert np.array_equal(y, y_ops)
+    close_to(y, ref.conv2d(x, wt, b, stride, pad, dil, groups), dtype)
+    y0 = np.full_like(y, np.nan)
+    assert fwd(*geo, ptr(x), ptr(wt), None, ptr(y0)) == FNN_OK  # no bias
+    assert np.array_equal(y0, ops.conv2d(x, wt, **kw))
+
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx_ops, gw_ops, gb_ops = ops.conv2d_backward(gy, x, wt, **kw)
+    gx_ref, gw_ref, gb_ref = ref.conv2d_backward(gy, x, wt, stride, pad, dil, groups)
+    gx = np.full_like(x, np.nan)
+    assert bwd_in(*geo, ptr(gy), ptr(wt), ptr(gx)) == FNN_OK
+    assert np.array_equal(gx, gx_ops)
+    close_to(gx, gx_ref, dtype)
+    gw, gb = np.full_like(wt, np.nan), np.full_like(b, np.nan)
+    assert bwd_w(*geo, ptr(gy), ptr(x), ptr(gw), ptr(gb)) == FNN_OK
+    assert np.array_equal(gw, gw_ops) and np.array_equal(gb, gb_ops)
+    close_to(gw, gw_ref, dtype)
+    close_to(gb, gb_ref, dtype)
+    gw1, gb1 = np.full_like(wt, np.nan), np.full_like(b, np.nan)
+    assert bwd_w(*geo, ptr(gy), ptr(x), ptr(gw1), None) == FNN_OK  # grad_weight only
+    assert np.array_equal(gw1, gw_ops)
+    assert bwd_w(*geo, ptr(gy), None, None, ptr(gb1)) == FNN_OK  # grad_bias only: x unused, may be NULL
+    assert np.array_equal(gb1, gb_ops)
+
+    # an empty batch: nothing to read; grad_weight and grad_bias are sums over nothing
+    empty = (0,) + geo[1:]
+    assert fwd(*empty, None, None, None, None) == FNN_OK
+    assert bwd_in(*empty, None, None, None) == FNN_OK
+    gw2, gb2 = np.full_like(wt, np.nan), np.full_like(b, np.nan)
+    assert bwd_w(*empty, None, None, ptr(gw2), ptr(gb2)) == FNN_OK
+    assert not gw2.any() and not gb2.any()
+
+
+def max_pool_backward_numpy(gy, argmax, x_shape):
+    n, c, h, w = x_shape
+    gx = np.zeros((n * c, h * w))
+    np.add.at(gx, (np.arange(n * c)[:, None], argmax.reshape(n * c, -1)), gy.reshape(n * c, -1))
+    return gx.reshape(x_shape)
+
+
+# (x shape, window, stride, padding): general, global average, strided.
+POOL_CASES = [((2, 3, 5, 6), (3, 2), (2, 1), (1, 1)),
+              ((2, 3, 4, 5), (4, 5), (1, 1), (0, 0)),
+              ((1, 2, 7, 5), (2, 2), (2, 2), (0, 1))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", POOL_CASES, ids=["padded", "global", "strided"])
+def test_pool_entries_match_ops_and_numpy(case, dtype, isa):
+    """fnn_max_pool2d_* and fnn_avg_pool2d_* through the capsule:
+    bit-identical to fastnn.ops and equal or close to NumPy references."""
+    shape, win, stride, pad = case
+    n, c, h, w = shape
+    geo = (n, c, h, w, *win, *stride, *pad)
+    mfwd, mbwd, afwd, abwd = (c_function(f"fnn_{op}_{sfx(dtype)}") for op in (
+        "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"))
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(shape).astype(dtype)
+
+    y_ops, arg_ops = ops.max_pool2d(x, win, stride, pad)
+    y, arg = np.full(y_ops.shape, np.nan, dtype), np.full(y_ops.shape, -7, np.int32)
+    assert mfwd(*geo, ptr(x), ptr(y), ptr(arg)) == FNN_OK
+    assert np.array_equal(y, y_ops) and np.array_equal(arg, arg_ops)
+    assert np.array_equal(y, ref.max_pool2d(x, win, stride, pad).astype(dtype))
+    assert np.array_equal(np.take_along_axis(x.reshape(n, c, -1), arg.reshape(n, c, -1), 2).reshape(y.shape), y)
+    p, q = y.shape[2:]
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx = np.full_like(x, np.nan)
+    assert mbwd(n, c, h, w, p, q, ptr(gy), ptr(arg), ptr(gx)) == FNN_OK
+    assert np.array_equal(gx, ops.max_pool2d_backward(gy, arg, shape))
+    close_to(gx, max_pool_backward_numpy(gy, arg, shape), dtype)
+
+    ya = np.full(y.shape, np.nan, dtype)
+    assert afwd(*geo, ptr(x), ptr(ya)) == FNN_OK
+    assert np.array_equal(ya, ops.avg_pool2d(x, win, stride, pad))
+    close_to(ya, ref.avg_pool2d(x, win, stride, pad), dtype)
+    gxa = np.full_like(x, np.nan)
+    assert abwd(*geo, ptr(gy), ptr(gxa)) == FNN_OK
+    assert np.array_equal(gxa, ops.avg_pool2d_backward(gy, shape, win, stride, pad))
+    close_to(gxa, ref.avg_pool2d_backward(gy, shape, win, stride, pad), dtype)
+
+    # an empty batch or no channels: nothing to read or write
+    for e in ((0, c), (n, 0)):
+        assert mfwd(*e, *geo[2:], None, None, None) == FNN_OK
+        assert mbwd(*e, h, w, p, q, None, None, None) == FNN_OK
+        assert afwd(*e, *geo[2:], None, None) == FNN_OK
+        assert abwd(*e, *geo[2:], None, None) == FNN_OK
 
 
 def test_config_entries_reject_bad_arguments(restore_threads):

@@ -22,9 +22,10 @@ DTYPES = (np.float32, np.float64)
 PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67)
 
 # driver test flags (csrc/gemm/gemm.c)
-PACK_A, DIRECT_A, PACK_B, DIRECT_B, KSPLIT, NO_KSPLIT, TINY = 1, 2, 4, 8, 16, 32, 64
-PATHS = (0, PACK_A | PACK_B, DIRECT_A | DIRECT_B, PACK_A | DIRECT_B, DIRECT_A | PACK_B, KSPLIT,
-         TINY, TINY | DIRECT_A | DIRECT_B, TINY | KSPLIT)
+# ALL_THREADS makes small products use every thread (they would run on one)
+PACK_A, DIRECT_A, PACK_B, DIRECT_B, KSPLIT, NO_KSPLIT, TINY, ALL_THREADS = 1, 2, 4, 8, 16, 32, 64, 128
+PATHS = tuple(ALL_THREADS | p for p in (0, PACK_A | PACK_B, DIRECT_A | DIRECT_B, PACK_A | DIRECT_B,
+                                        DIRECT_A | PACK_B, KSPLIT, TINY, TINY | DIRECT_A | DIRECT_B, TINY | KSPLIT))
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ SHAPES = grid()
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("threads", THREADS)
 def test_matmul_grid(env, isa, threads):
-    env(isa, threads)
+    env(isa, threads, ALL_THREADS)
     rng = np.random.default_rng(0)
     for i, (m, n, k) in enumerate(SHAPES):
         dtype = DTYPES[i % 2]
@@ -195,7 +196,7 @@ def test_strided_and_transposed_views(env, isa):
 @pytest.mark.parametrize("isa", ISAS)
 def test_batched(env, isa):
     env(isa, 2)
-    rng = np.random.default_rng(8)
+    rng = np.random.default_rng(8)  # (batches of small products run one per thread)
     for dtype in DTYPES:
         for batch, m, n, k in [(3, 5, 7, 9), (17, 16, 16, 16), (64, 8, 8, 8), (2, 70, 33, 65)]:
             for ta, tb in itertools.product((False, True), repeat=2):
@@ -212,6 +213,7 @@ def test_out_aliasing_input_is_handled():
 
 
 BIT_SHAPES = [(64, 64, 4096, False, False), (300, 300, 300, False, False), (129, 77, 520, True, True),
+              (13, 70, 33, True, False), (47, 5, 61, False, True),
               (16, 256, 2048, False, True), (64, 512, 784, False, False), (1000, 33, 40, True, False)]
 
 
@@ -220,7 +222,7 @@ def test_bit_identical_threads(env, isa):
     rng = np.random.default_rng(10)
     for dtype in DTYPES:
         for m, n, k, ta, tb in BIT_SHAPES:
-            for flags in (0, TINY | KSPLIT, DIRECT_A | DIRECT_B):
+            for flags in (0, ALL_THREADS, ALL_THREADS | TINY | KSPLIT, ALL_THREADS | DIRECT_A | DIRECT_B):
                 a = rand(rng, (k, m) if ta else (m, k), dtype)
                 b = rand(rng, (n, k) if tb else (k, n), dtype)
                 w = rand(rng, (n, k), dtype)
@@ -266,7 +268,7 @@ ACTS = [None, "relu", "gelu", "tanh", "sigmoid", "leaky_relu", "gelu_tanh"]
 def test_linear(env, isa, threads):
     rng = np.random.default_rng(11)
     for i, flags in enumerate((0, TINY, KSPLIT)):
-        env(isa, threads, flags)
+        env(isa, threads, flags | ALL_THREADS)
         for dtype in DTYPES:
             for j, (lead, fin, fout) in enumerate([((13,), 17, 10), ((4, 7), 33, 65), ((64,), 70, 40),
                                                    ((3,), 1100, 20)]):

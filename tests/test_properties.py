@@ -156,3 +156,97 @@ def test_out_aliasing_a_shifted_view_reads_input_first(x):
     expect = ops.tanh(buf[:-1].copy())
     ops.tanh(buf[:-1], out=buf[1:])
     assert np.array_equal(buf[1:], expect)
+
+
+# ---------------------------------------------------------------- convolution, pooling, losses, norms
+
+import conv_reference as cref  # noqa: E402
+
+
+@given(data=st.data(), dtype=FLOATS)
+def test_conv2d_random_geometry_is_right_or_rejected(data, dtype):
+    n, g = data.draw(st.integers(0, 3)), data.draw(st.sampled_from([1, 1, 2, 3]))
+    cg, kg = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    h, w = data.draw(st.integers(1, 9)), data.draw(st.integers(1, 9))
+    r, s = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    stride, pad, dil = data.draw(st.integers(-1, 3)), data.draw(st.integers(0, 2)), data.draw(st.integers(1, 2))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, cg * g, h, w)).astype(dtype)
+    if data.draw(st.booleans()):
+        x = x[:, :, ::-1]  # negative strides
+    wt = rng.standard_normal((kg * g, cg, r, s)).astype(dtype)
+    b = rng.standard_normal(kg * g).astype(dtype)
+    p = (h + 2 * pad - dil * (r - 1) - 1)
+    q = (w + 2 * pad - dil * (s - 1) - 1)
+    if stride < 1 or p < 0 or q < 0:
+        with pytest.raises(ValueError):
+            ops.conv2d(x, wt, b, stride=stride, padding=pad, dilation=dil, groups=g)
+        return
+    y = ops.conv2d(x, wt, b, stride=stride, padding=pad, dilation=dil, groups=g)
+    ref = cref.conv2d(x, wt, b, (stride, stride), (pad, pad), (dil, dil), g)
+    assert y.shape == ref.shape
+    eps = np.finfo(dtype).eps
+    assert np.all(np.abs(y - ref) <= 4 * cg * r * s * eps * (np.abs(x).max(initial=0) * np.abs(wt).max() + 1) + 4 * eps)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    gx, gw, gb = ops.conv2d_backward(gy, x, wt, stride=stride, padding=pad, dilation=dil, groups=g)
+    rgx, rgw, rgb = cref.conv2d_backward(gy, x, wt, (stride, stride), (pad, pad), (dil, dil), g)
+    scale = (np.abs(gy).max(initial=0) + 1) * (np.abs(x).max(initial=0) + np.abs(wt).max() + 1)
+    big = y.shape[0] * y.shape[2] * y.shape[3] + kg * r * s + 1
+    assert np.all(np.abs(gx - rgx) <= 4 * big * eps * scale)
+    assert np.all(np.abs(gw - rgw) <= 4 * big * eps * scale)
+    assert np.all(np.abs(gb - rgb) <= 4 * big * eps * scale)
+
+
+@given(x=strided(min_dims=4, max_dims=4, max_side=6), data=st.data())
+def test_pooling_random_geometry(x, data):
+    k = data.draw(st.integers(1, 4))
+    stride = data.draw(st.integers(1, 3))
+    pad = data.draw(st.integers(0, 2))
+    h, w = x.shape[2:]
+    valid = pad <= k // 2 and h + 2 * pad >= k and w + 2 * pad >= k and h > 0 and w > 0
+    if not valid:  # PyTorch's rules: pad <= k/2, windows fit, no all-padding input
+        with pytest.raises(ValueError):
+            ops.max_pool2d(x, k, stride, pad)
+        return
+    y, arg = ops.max_pool2d(x, k, stride, pad)
+    assert np.array_equal(y, cref.max_pool2d(x, (k, k), (stride, stride), (pad, pad)).astype(x.dtype))
+    a = ops.avg_pool2d(x, k, stride, pad)
+    assert close(a, cref.avg_pool2d(x, (k, k), (stride, stride), (pad, pad)), x.dtype)
+    g = ops.max_pool2d_backward(np.ones_like(y), arg, x.shape)
+    assert g.shape == x.shape and np.isclose(g.sum(), y.size)
+
+
+@given(data=st.data(), dtype=FLOATS)
+def test_cross_entropy_targets_in_and_out_of_range(data, dtype):
+    n, c = data.draw(st.integers(0, 6)), data.draw(st.integers(1, 6))
+    logits = np.random.default_rng(0).standard_normal((n, c)).astype(dtype) * 4
+    t = np.array(data.draw(st.lists(st.integers(-2, c + 1), min_size=n, max_size=n)), np.int64)
+    if np.any((t < 0) | (t >= c)):
+        with pytest.raises(ValueError):
+            ops.cross_entropy(logits, t)
+        return
+    if n == 0:
+        return
+    loss, grad = ops.cross_entropy(logits, t, reduction="sum")
+    lg = logits.astype(np.float64)
+    lse = np.log(np.exp(lg - lg.max(1, keepdims=True)).sum(1)) + lg.max(1)
+    assert abs(loss - np.sum(lse - lg[np.arange(n), t])) <= 1e-5 * max(1, abs(loss)) * (1 if dtype == np.float32 else 1e-7)
+    p = np.exp(lg - lse[:, None])
+    p[np.arange(n), t] -= 1
+    assert close(grad, p, dtype)
+
+
+@given(x=strided(min_dims=1, max_dims=3))
+def test_layer_norm_any_layout(x):
+    if x.shape[-1] == 0:
+        return
+    c = x.shape[-1]
+    w = np.linspace(0.5, 1.5, c).astype(x.dtype)
+    b = np.linspace(-1, 1, c).astype(x.dtype)
+    y, mean, rstd = ops.layer_norm(x, w, b)
+    x64 = x.astype(np.float64)
+    mu = x64.mean(-1, keepdims=True)
+    var = x64.var(-1, keepdims=True)
+    ref = (x64 - mu) / np.sqrt(var + 1e-5) * w + b
+    tol = 2e-5 if x.dtype == np.float32 else 1e-12
+    assert np.allclose(y, ref, rtol=tol, atol=tol)

@@ -41,6 +41,29 @@ def test_training_bit_identical_at_any_thread_count(restore_threads):
     assert results[0] == results[1]
 
 
+def test_cnn_training_bit_identical_at_any_thread_count(restore_threads):
+    X, y, _, _ = fastnn.datasets.load_digits()
+    X = X.reshape(-1, 1, 8, 8)
+    results = []
+    for nt in (1, 2):
+        fastnn.set_num_threads(nt)
+        fastnn.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3),
+                              nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16, 10))
+        loss_fn = nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        rng = np.random.default_rng(0)
+        losses = []
+        for _ in range(50):
+            idx = rng.integers(0, len(y), 64)
+            losses.append(loss_fn(model(X[idx]), y[idx]))
+            opt.zero_grad()
+            model.backward(loss_fn.backward())
+            opt.step()
+        results.append((losses, [p.data.tobytes() for p in model.parameters()]))
+    assert results[0] == results[1]
+
+
 def test_concurrent_python_threads_get_correct_results():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((300, 200)).astype(np.float32)
@@ -49,6 +72,9 @@ def test_concurrent_python_threads_get_correct_results():
     ref_mm = ops.matmul(a, b)
     ref_sig = ops.sigmoid(x)
     ref_sm = ops.softmax(x)
+    img = rng.standard_normal((4, 8, 20, 20)).astype(np.float32)
+    wt = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+    ref_conv = ops.conv2d(img, wt, padding=1)
     errors = []
 
     def work(k):
@@ -60,6 +86,8 @@ def test_concurrent_python_threads_get_correct_results():
                     errors.append(f"thread {k}: sigmoid differs")
                 if not np.array_equal(ops.softmax(x), ref_sm):
                     errors.append(f"thread {k}: softmax differs")
+                if not np.array_equal(ops.conv2d(img, wt, padding=1), ref_conv):
+                    errors.append(f"thread {k}: conv2d differs")
         except Exception as e:  # pragma: no cover - reported below
             errors.append(repr(e))
 

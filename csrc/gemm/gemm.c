@@ -29,6 +29,7 @@ static inline int omp_get_num_threads(void) { return 1; }
 #define FNN_GEMM_FORCE_KSPLIT 16
 #define FNN_GEMM_FORCE_NO_KSPLIT 32
 #define FNN_GEMM_FORCE_TINY_BLOCKS 64
+#define FNN_GEMM_FORCE_ALL_THREADS 128 /* all threads, however small the product */
 static int fnn_gemm_test_flags = 0;
 int fnn_gemm_set_test_flags(int flags) {
     int old = fnn_gemm_test_flags;
@@ -122,20 +123,24 @@ double fnn_gemm_measure_peak(int elem_size, int nt, double seconds) {
     else
         fnn_active->gemm_info_f64(&inf);
     const double flops_per_iter = 2.0 * inf.mr * inf.nr;
-    /* calibrate on one thread, then time the team */
-    int64_t iters = 1 << 12;
+    /* Calibrate bursts of ~2 ms on one thread, then time the team over many
+     * bursts and keep the best: on a shared machine some bursts run with a
+     * core taken by another process, and the peak is what the cores can do. */
+    int64_t iters = 1 << 10;
     double t = 0, sink = 0;
     for (;;) {
         double t0 = omp_get_wtime();
         sink += elem_size == 4 ? fnn_active->gemm_peak_f32(iters) : fnn_active->gemm_peak_f64(iters);
         t = omp_get_wtime() - t0;
-        if (t > seconds / 20 || iters > ((int64_t)1 << 40)) break;
+        if (t > 1e-3 || iters > ((int64_t)1 << 40)) break;
         iters *= 2;
     }
-    iters = (int64_t)((double)iters * seconds / FNN_MAX(t, 1e-9));
+    iters = (int64_t)((double)iters * 2e-3 / FNN_MAX(t, 1e-9));
     if (iters < 1) iters = 1;
+    int reps = (int)(seconds / 2e-3);
+    if (reps < 10) reps = 10;
     double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
+    for (int rep = 0; rep < reps; rep++) {
         double t0 = 0, t1 = 0;
         int team = 1;
 #pragma omp parallel num_threads(nt) reduction(+ : sink)

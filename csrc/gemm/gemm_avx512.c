@@ -3,6 +3,7 @@
 #include "cpu/isa_begin.h"
 #if FNN_ISA_BUILT
 #include "cpu/kernels.h"
+#include "fastnn/fastnn.h"
 #define FNN_BODY "gemm/gemm_body.inc"
 #include "simd/instantiate.h"
 #endif

@@ -16,7 +16,7 @@ static int fnn_pool_setup(fnn_conv_geom *g, int64_t n, int64_t c, int64_t h, int
         return FNN_EINVAL;
     if (h > (1 << 30) || w > (1 << 30) || kh > (1 << 30) || kw > (1 << 30) || sh > (1 << 30) || sw > (1 << 30))
         return FNN_EOVERFLOW;
-    if (2 * ph > kh || 2 * pw > kw) return FNN_EINVAL;
+    if (ph > kh / 2 || pw > kw / 2) return FNN_EINVAL; /* 2 ph > kh, without overflowing */
     if (h + 2 * ph < kh || w + 2 * pw < kw) return FNN_EINVAL;
     if (h * w > INT32_MAX) return FNN_EOVERFLOW; /* argmax indices are int32 */
     if (c > 0 && n > INT64_MAX / 8 / c / (h * w)) return FNN_EOVERFLOW;

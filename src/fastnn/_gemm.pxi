@@ -1,8 +1,9 @@
-# GEMM and linear bindings (included by _C.pyx).  fastnn.ops.matmul and
-# fastnn.ops.linear do the user-facing argument handling; these check again
-# what C relies on, describe each operand to C by pointer, leading dimension
-# and batch stride (copying only operands whose rows are not unit-stride),
-# release the GIL and call C.
+# GEMM and linear bindings (included by _C.pyx).  matmul is the whole of
+# fastnn.ops.matmul (typed, so small products pay little overhead): it
+# describes each operand to C by pointer, leading dimension and batch stride,
+# copying only operands with no unit-stride axis.  linear re-checks what C
+# relies on after fastnn.ops.linear's argument handling.  Every C call
+# releases the GIL.
 
 cdef extern from "fastnn/fastnn.h" nogil:
     int FNN_ACT_NONE
@@ -37,68 +38,6 @@ cdef extern from *:
     """
     int fnn_gemm_set_test_flags(int flags) nogil
     double fnn_gemm_measure_peak(int elem_size, int nt, double seconds) nogil
-
-
-cdef object _gemm_operand(cnp.ndarray x, bint trans):
-    """(array, trans, ld, batch_stride) describing the 3-D operand x (batch,
-    rows, cols) to C: rows may be any positive stride, the batch any
-    non-negative stride; a unit-stride column axis becomes a transposed
-    operand.  Anything else is copied to C order."""
-    cdef Py_ssize_t isz = x.itemsize
-    cdef Py_ssize_t bat = x.shape[0], rows = x.shape[1], cols = x.shape[2]
-    cdef Py_ssize_t s0, s1, s2
-    if x.flags.aligned and x.strides[0] % isz == 0 and x.strides[1] % isz == 0 and x.strides[2] % isz == 0:
-        s0 = x.strides[0] // isz if bat > 1 else 0
-        s1 = x.strides[1] // isz
-        s2 = x.strides[2] // isz
-        if s0 >= 0:
-            if (s2 == 1 or cols <= 1) and (rows <= 1 or s1 >= max(1, cols)):
-                return x, trans, (s1 if rows > 1 else max(1, cols)), s0
-            if (s1 == 1 or rows <= 1) and (cols <= 1 or s2 >= max(1, rows)):
-                return x, not trans, (s2 if cols > 1 else max(1, rows)), s0
-    x = np.ascontiguousarray(x)
-    return x, trans, max(1, cols), (rows * cols if bat > 1 else 0)
-
-
-def gemm(cnp.ndarray a, cnp.ndarray b, cnp.ndarray c, bint trans_a, bint trans_b, double alpha, double beta):
-    """c[i] = alpha * op(a[i]) @ op(b[i]) + beta * c[i] for 3-D a, b, c
-    (batch 1 of a or b broadcasts); c C-contiguous, not overlapping a or b."""
-    if a.ndim != 3 or b.ndim != 3 or c.ndim != 3:
-        raise ValueError("gemm: operands must be 3-D (batch, rows, cols)")
-    if a.dtype != b.dtype or a.dtype != c.dtype:
-        raise TypeError(f"gemm: dtype mismatch {a.dtype}, {b.dtype}, {c.dtype}")
-    if a.dtype != np.float32 and a.dtype != np.float64:
-        raise TypeError(f"gemm: unsupported dtype {a.dtype}")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(c) or not c.flags.writeable:
-        raise ValueError("gemm: c must be C-contiguous and writeable")
-    cdef int64_t m = a.shape[2] if trans_a else a.shape[1]
-    cdef int64_t k = a.shape[1] if trans_a else a.shape[2]
-    cdef int64_t kb = b.shape[2] if trans_b else b.shape[1]
-    cdef int64_t n = b.shape[1] if trans_b else b.shape[2]
-    cdef int64_t batch = c.shape[0]
-    if kb != k or c.shape[1] != m or c.shape[2] != n or a.shape[0] not in (1, batch) or b.shape[0] not in (1, batch):
-        raise ValueError(f"gemm: shapes {(<object>a).shape}, {(<object>b).shape} -> {(<object>c).shape} do not match")
-    if np.may_share_memory(a, c) or np.may_share_memory(b, c):
-        raise ValueError("gemm: c overlaps an input")
-    a, ta, lda, sa = _gemm_operand(a, trans_a)
-    b, tb, ldb, sb = _gemm_operand(b, trans_b)
-    cdef char cta = b'T' if ta else b'N'
-    cdef char ctb = b'T' if tb else b'N'
-    cdef int64_t ilda = lda, ildb = ldb, isa = sa, isb = sb
-    cdef int64_t ldc = max(1, n), sc = m * n
-    cdef void *pa = cnp.PyArray_DATA(a)
-    cdef void *pb = cnp.PyArray_DATA(b)
-    cdef void *pc = cnp.PyArray_DATA(c)
-    cdef int rc
-    if c.dtype == np.float32:
-        with nogil:
-            rc = fnn_gemm_batched_f32(cta, ctb, batch, m, n, k, <float>alpha, <const float *>pa, ilda, isa,
-                                      <const float *>pb, ildb, isb, <float>beta, <float *>pc, ldc, sc)
-    else:
-        with nogil:
-            rc = fnn_gemm_batched_f64(cta, ctb, batch, m, n, k, alpha, <const double *>pa, ilda, isa,
-                                      <const double *>pb, ildb, isb, beta, <double *>pc, ldc, sc)
-    check_rc(rc, "gemm")
 
 
 def linear(cnp.ndarray x, cnp.ndarray w, bias, cnp.ndarray y, int act, double act_alpha):
@@ -215,3 +154,162 @@ def gemm_fma_peak(dtype=np.float32, int threads=1, double seconds=0.2):
 def _gemm_test_flags(int flags):
     """Test hook: force GEMM paths (see csrc/gemm/gemm.c); returns the old flags."""
     return fnn_gemm_set_test_flags(flags)
+
+
+# ---------------------------------------------------------------- matmul
+# The whole of fastnn.ops.matmul, typed, so a small product pays a few
+# hundred nanoseconds of Python overhead rather than microseconds.
+
+cdef inline void _extent(cnp.ndarray x, char **lo, char **hi):
+    """Byte range [lo, hi) that x's elements occupy."""
+    cdef char *p = <char *>cnp.PyArray_DATA(x)
+    cdef char *l = p
+    cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(x)
+    cdef char *h = p + isz
+    cdef int d
+    cdef Py_ssize_t n, s
+    for d in range(cnp.PyArray_NDIM(x)):
+        n = cnp.PyArray_DIMS(x)[d]
+        s = cnp.PyArray_STRIDES(x)[d]
+        if n == 0:
+            lo[0] = p
+            hi[0] = p
+            return
+        if s > 0:
+            h += (n - 1) * s
+        else:
+            l += (n - 1) * s
+    lo[0] = l
+    hi[0] = h
+
+
+cdef inline bint _overlaps(cnp.ndarray x, cnp.ndarray y):
+    cdef char *xl
+    cdef char *xh
+    cdef char *yl
+    cdef char *yh
+    _extent(x, &xl, &xh)
+    _extent(y, &yl, &yh)
+    return xl < yh and yl < xh
+
+
+cdef int _describe(cnp.ndarray x, bint trans, bint *t_out, int64_t *ld, int64_t *bstride):
+    """Describes the 3-D operand x to C without copying; returns 0 when x
+    has no unit-stride axis (or a negative/odd stride) and must be copied."""
+    cdef Py_ssize_t isz = x.itemsize
+    cdef Py_ssize_t bat = x.shape[0], rows = x.shape[1], cols = x.shape[2]
+    cdef Py_ssize_t s0 = x.strides[0], s1 = x.strides[1], s2 = x.strides[2]
+    if not cnp.PyArray_ISALIGNED(x) or s0 % isz or s1 % isz or s2 % isz:
+        return 0
+    s0 = s0 // isz if bat > 1 else 0
+    s1 //= isz
+    s2 //= isz
+    if s0 < 0:
+        return 0
+    bstride[0] = s0
+    if (s2 == 1 or cols <= 1) and (rows <= 1 or s1 >= max(1, cols)):
+        t_out[0] = trans
+        ld[0] = s1 if rows > 1 else max(1, cols)
+        return 1
+    if (s1 == 1 or rows <= 1) and (cols <= 1 or s2 >= max(1, rows)):
+        t_out[0] = not trans
+        ld[0] = s2 if cols > 1 else max(1, rows)
+        return 1
+    return 0
+
+
+cdef object _gemm_check(x, str name):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"matmul: {name} must be a numpy.ndarray, got {type(x).__name__}")
+    cdef int tn = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64:
+        raise TypeError(f"matmul: {name} has dtype {x.dtype}; fastnn computes in float32 or float64")
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>x)
+    if nd != 2 and nd != 3:
+        raise ValueError(f"matmul: {name} must be 2-D or 3-D, got {nd}-D with shape {x.shape}")
+    return x
+
+
+def matmul(a, b, out=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
+    """See fastnn.ops.matmul."""
+    _gemm_check(a, "a")
+    _gemm_check(b, "b")
+    cdef cnp.ndarray A = <cnp.ndarray>a
+    cdef cnp.ndarray B = <cnp.ndarray>b
+    cdef int tn = cnp.PyArray_TYPE(A)
+    if cnp.PyArray_TYPE(B) != tn:
+        raise TypeError(f"matmul: a is {A.dtype} but b is {B.dtype}; convert one of them")
+    cdef double dalpha, dbeta
+    for v, nm in ((alpha, "alpha"), (beta, "beta")):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise TypeError(f"matmul: {nm} must be a real number, got {type(v).__name__}")
+    dalpha = alpha
+    dbeta = beta
+    cdef bint ta = bool(trans_a), tb = bool(trans_b)
+    cdef int nda = cnp.PyArray_NDIM(A), ndb = cnp.PyArray_NDIM(B)
+    if nda == 2:
+        A = A.reshape(1, A.shape[0], A.shape[1])
+    if ndb == 2:
+        B = B.reshape(1, B.shape[0], B.shape[1])
+    cdef int64_t m = A.shape[2] if ta else A.shape[1]
+    cdef int64_t k = A.shape[1] if ta else A.shape[2]
+    cdef int64_t kb = B.shape[2] if tb else B.shape[1]
+    cdef int64_t n = B.shape[1] if tb else B.shape[2]
+    if k != kb:
+        raise ValueError(f"matmul: inner dimensions differ: a{' (transposed)' if ta else ''} has shape "
+                         f"{a.shape}, b{' (transposed)' if tb else ''} has shape {b.shape}")
+    cdef int64_t ba = A.shape[0], bb = B.shape[0]
+    if ba != bb and ba != 1 and bb != 1:
+        raise ValueError(f"matmul: batch dimensions of a {a.shape} and b {b.shape} do not broadcast")
+    cdef int64_t batch = max(ba, bb)
+    cdef object shape
+    if nda == 2 and ndb == 2:
+        shape = (m, n)
+    else:
+        shape = (batch, m, n)
+    cdef cnp.ndarray C
+    if out is None:
+        if dbeta != 0.0:
+            raise ValueError("matmul: beta != 0 needs out= holding C")
+        C = np.empty(shape, A.dtype)
+    else:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
+        C = <cnp.ndarray>out
+        if (<object>C).shape != shape or cnp.PyArray_TYPE(C) != tn:
+            raise ValueError(f"matmul: out has shape {out.shape} and dtype {out.dtype}; "
+                             f"expected shape {shape} and dtype {A.dtype}")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(C):
+            raise ValueError("matmul: out must be C-contiguous")
+        if not cnp.PyArray_ISWRITEABLE(C):
+            raise ValueError("matmul: out is read-only")
+        if _overlaps(A, C):
+            A = A.copy()
+        if _overlaps(B, C):
+            B = B.copy()
+    if m == 0 or n == 0 or batch == 0:
+        return C
+    cdef bint cta, ctb
+    cdef int64_t lda, ldb, sa, sb
+    if not _describe(A, ta, &cta, &lda, &sa):
+        A = np.ascontiguousarray(A)
+        _describe(A, ta, &cta, &lda, &sa)
+    if not _describe(B, tb, &ctb, &ldb, &sb):
+        B = np.ascontiguousarray(B)
+        _describe(B, tb, &ctb, &ldb, &sb)
+    cdef char ca = b'T' if cta else b'N'
+    cdef char cb = b'T' if ctb else b'N'
+    cdef void *pa = cnp.PyArray_DATA(A)
+    cdef void *pb = cnp.PyArray_DATA(B)
+    cdef void *pc = cnp.PyArray_DATA(C)
+    cdef int rc
+    if tn == cnp.NPY_FLOAT32:
+        with nogil:
+            rc = fnn_gemm_batched_f32(ca, cb, batch, m, n, k, <float>dalpha, <const float *>pa, lda, sa,
+                                      <const float *>pb, ldb, sb, <float>dbeta, <float *>pc, n, m * n)
+    else:
+        with nogil:
+            rc = fnn_gemm_batched_f64(ca, cb, batch, m, n, k, dalpha, <const double *>pa, lda, sa,
+                                      <const double *>pb, ldb, sb, dbeta, <double *>pc, n, m * n)
+    check_rc(rc, "matmul")
+    return C

@@ -14,22 +14,24 @@ import numpy as np
 
 WORKLOADS = []
 # the short kernel table of `fastnn demo`
-DEMO_WORKLOADS = ("relu", "sigmoid", "gelu", "softmax", "sgemm_square", "sgemm_mlp", "conv2d_forward")
+DEMO_WORKLOADS = ("relu", "sigmoid", "gelu", "softmax", "square_f32", "net_f32_AB_128x784x512", "conv2d_forward")
 
 
-def workload(group, name, *, sizes=None, quick=None, flops=None, nbytes=None):
-    """Register `make(size) -> {contender: callable}` under group/name."""
+def workload(group, name, *, sizes=None, quick=None, flops=None, nbytes=None, peak=None):
+    """Register `make(size) -> {contender: callable}` under group/name.
+    flops(size) gives GFLOPS columns; peak() (GFLOPS the machine can do at
+    most for this workload, measured) adds fastnn's fraction of it."""
     def deco(make):
         for size in (sizes or [None]):
-            WORKLOADS.append(Workload(group, name, size, make, quick is None or size in quick, flops, nbytes))
+            WORKLOADS.append(Workload(group, name, size, make, quick is None or size in quick, flops, nbytes, peak))
         return make
     return deco
 
 
 class Workload:
-    def __init__(self, group, name, size, make, quick, flops, nbytes):
+    def __init__(self, group, name, size, make, quick, flops, nbytes, peak=None):
         self.group, self.name, self.size, self._make = group, name, size, make
-        self.quick, self._flops, self._nbytes = quick, flops, nbytes
+        self.quick, self._flops, self._nbytes, self.peak = quick, flops, nbytes, peak
 
     @property
     def id(self):
@@ -86,6 +88,9 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None):
         fl, nb = w.flops(), w.nbytes()
         if fl:
             row["gflops"] = {k: fl / t / 1e9 for k, t in med.items()}
+            if w.peak:
+                row["peak_gflops"] = w.peak()
+                row["fraction_of_peak"] = {k: g / row["peak_gflops"] for k, g in row["gflops"].items()}
         if nb:
             row["gbytes_per_s"] = {k: nb / t / 1e9 for k, t in med.items()}
         results.append(row)
@@ -101,6 +106,9 @@ def format_row(r):
         s += f"  torch {t['torch'] * 1e3:9.3f} ms  x{r['ratio_vs_torch']:6.2f}"
     if "gflops" in r:
         s += f"  {r['gflops']['fastnn']:7.1f} GFLOPS"
+    if "fraction_of_peak" in r:
+        f = r["fraction_of_peak"]
+        s += f"  {100 * f['fastnn']:5.1f}% of peak (numpy {100 * f['numpy']:5.1f}%)"
     if "gbytes_per_s" in r:
         s += f"  {r['gbytes_per_s']['fastnn']:6.1f} GB/s"
     return s
@@ -466,6 +474,108 @@ def _register_conv():
 
 
 _register_conv()
+
+# ---------------------------------------------------------------- gemm
+
+_PEAK = {}
+
+
+def fma_peak(dtype):
+    """This CPU's FMA peak (GFLOPS) for dtype at fastnn's default thread
+    count, measured once per process: independent FMA chains in the GEMM
+    micro-kernel's register footprint on the active ISA (best of several
+    runs, since the machine may be shared)."""
+    from . import _C, get_num_threads
+    key = (np.dtype(dtype).name, get_num_threads())
+    if key not in _PEAK:
+        _PEAK[key] = max(_C.gemm_fma_peak(dtype, key[1], 0.1) for _ in range(3))
+    return _PEAK[key]
+
+
+GEMM_SQUARES = [64, 128, 256, 512, 1024, 2048, 4096]
+# (m, k, n) of a layer's forward product x (m, k) @ W (k, n); the backward
+# products are A^T B (dW = x^T dy: (k, m) @ (m, n)) and A B^T (dx = dy W^T:
+# (m, n) @ (n, k)), with the same operand shapes.
+GEMM_NET = [(128, 784, 512), (128, 512, 10), (32, 64, 64)]
+
+
+def _gemm_fns(a, b, ta, tb):
+    from . import ops
+    A = a.T if ta else a
+    B = b.T if tb else b
+    out = np.empty((A.shape[0], B.shape[1]), a.dtype)
+    out_np = np.empty_like(out)
+    fns = {"fastnn": lambda: ops.matmul(a, b, out=out, trans_a=ta, trans_b=tb),
+           "numpy": lambda: np.matmul(A, B, out=out_np)}
+    torch = torch_or_none()
+    if torch is not None:
+        ta_, tb_ = torch.from_numpy(a), torch.from_numpy(b)
+        tA, tB = (ta_.T if ta else ta_), (tb_.T if tb else tb_)
+        tout = torch.from_numpy(np.empty_like(out))
+        fns["torch"] = lambda: torch.mm(tA, tB, out=tout)
+    return fns
+
+
+def _register_gemm():
+    for dt in (np.float32, np.float64):
+        tag = np.dtype(dt).name.replace("float", "f")
+
+        def make_square(n, dt=dt):
+            rng = np.random.default_rng(0)
+            a = rng.standard_normal((int(n), int(n))).astype(dt)
+            b = rng.standard_normal((int(n), int(n))).astype(dt)
+            return _gemm_fns(a, b, False, False)
+        workload("gemm", f"square_{tag}", sizes=GEMM_SQUARES, quick=[256, 1024],
+                 flops=lambda n: 2.0 * n ** 3, peak=lambda dt=dt: fma_peak(dt))(make_square)
+
+        for m, k, n in GEMM_NET:
+            for kind in ("AB", "AtB", "ABt"):
+                # stored operand shapes and transposes of each product
+                if kind == "AB":
+                    sa, sb, ta, tb, flops = (m, k), (k, n), False, False, 2.0 * m * k * n
+                elif kind == "AtB":
+                    sa, sb, ta, tb, flops = (m, k), (m, n), True, False, 2.0 * k * m * n
+                else:
+                    sa, sb, ta, tb, flops = (m, n), (k, n), False, True, 2.0 * m * n * k
+
+                def make_net(sa=sa, sb=sb, ta=ta, tb=tb, dt=dt):
+                    rng = np.random.default_rng(1)
+                    return _gemm_fns(rng.standard_normal(sa).astype(dt), rng.standard_normal(sb).astype(dt), ta, tb)
+                workload("gemm", f"net_{tag}_{kind}_{m}x{k}x{n}", flops=lambda _s=None, f=flops: f,
+                         peak=lambda dt=dt: fma_peak(dt))(make_net)
+
+        def make_longk(dt=dt):
+            rng = np.random.default_rng(2)
+            return _gemm_fns(rng.standard_normal((64, 4096)).astype(dt), rng.standard_normal((4096, 64)).astype(dt),
+                             False, False)
+        workload("gemm", f"longk_{tag}_64x4096x64", flops=lambda _s=None: 2.0 * 64 * 4096 * 64,
+                 peak=lambda dt=dt: fma_peak(dt))(make_longk)
+
+    def make_linear():
+        from . import ops
+        rng = np.random.default_rng(3)
+        x = rng.standard_normal((128, 784)).astype(np.float32)
+        w = rng.standard_normal((512, 784)).astype(np.float32)
+        bias = rng.standard_normal(512).astype(np.float32)
+        out = np.empty((128, 512), np.float32)
+        out_np = np.empty_like(out)
+
+        def np_linear():
+            np.matmul(x, w.T, out=out_np)
+            np.add(out_np, bias, out=out_np)
+            np.maximum(out_np, 0, out=out_np)
+        fns = {"fastnn": lambda: ops.linear(x, w, bias, activation="relu", out=out), "numpy": np_linear}
+        torch = torch_or_none()
+        if torch is not None:
+            tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(bias)
+            fns["torch"] = lambda: torch.relu(torch.nn.functional.linear(tx, tw, tb))
+        return fns
+    workload("gemm", "linear_relu_f32_128x784x512", flops=lambda _s=None: 2.0 * 128 * 784 * 512,
+             peak=lambda: fma_peak(np.float32))(make_linear)
+
+
+_register_gemm()
+
 
 
 # ---------------------------------------------------------------- sequence models

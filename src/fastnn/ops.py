@@ -331,12 +331,6 @@ def _gemm_operand(x, op, name):
     return x
 
 
-def _scalar(v, op, name):
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{op}: {name} must be a real number, got {type(v).__name__}")
-    return float(v)
-
-
 def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
     """alpha * op(a) @ op(b) + beta * out, op(x) = x or its transpose (of the
     last two axes) by trans_a / trans_b.
@@ -347,47 +341,7 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0)
     `out`, which then holds C on entry; `out` must have the exact shape and
     dtype and be C-contiguous.
     """
-    a = _gemm_operand(a, "matmul", "a")
-    b = _gemm_operand(b, "matmul", "b")
-    if a.dtype != b.dtype:
-        raise TypeError(f"matmul: a is {a.dtype} but b is {b.dtype}; convert one of them")
-    alpha = _scalar(alpha, "matmul", "alpha")
-    beta = _scalar(beta, "matmul", "beta")
-    a3 = a if a.ndim == 3 else a[None]
-    b3 = b if b.ndim == 3 else b[None]
-    m, k = (a3.shape[2], a3.shape[1]) if trans_a else (a3.shape[1], a3.shape[2])
-    kb, n = (b3.shape[2], b3.shape[1]) if trans_b else (b3.shape[1], b3.shape[2])
-    if k != kb:
-        ta = " (transposed)" if trans_a else ""
-        tb = " (transposed)" if trans_b else ""
-        raise ValueError(f"matmul: inner dimensions differ: a{ta} has shape {a.shape}, b{tb} has shape {b.shape}")
-    ba, bb = a3.shape[0], b3.shape[0]
-    if ba != bb and ba != 1 and bb != 1:
-        raise ValueError(f"matmul: batch dimensions of a {a.shape} and b {b.shape} do not broadcast")
-    batch = max(ba, bb)
-    shape = (m, n) if a.ndim == 2 and b.ndim == 2 else (batch, m, n)
-    if out is None:
-        if beta != 0.0:
-            raise ValueError("matmul: beta != 0 needs out= holding C")
-        c = np.empty(shape, a.dtype)
-    else:
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
-        if out.shape != shape or out.dtype != a.dtype:
-            raise ValueError(f"matmul: out has shape {out.shape} and dtype {out.dtype}; "
-                             f"expected shape {shape} and dtype {a.dtype}")
-        if not out.flags.c_contiguous:
-            raise ValueError("matmul: out must be C-contiguous")
-        if not out.flags.writeable:
-            raise ValueError("matmul: out is read-only")
-        c = out
-        if np.may_share_memory(a3, c):
-            a3 = a3.copy()
-        if np.may_share_memory(b3, c):
-            b3 = b3.copy()
-    if c.size:
-        _C.gemm(a3, b3, c.reshape(batch, m, n), bool(trans_a), bool(trans_b), alpha, beta)
-    return c
+    return _C.matmul(a, b, out, trans_a, trans_b, alpha, beta)
 
 
 _LINEAR_ACTS = {None: -1, "relu": _RELU, "leaky_relu": _LEAKY_RELU, "sigmoid": _SIGMOID, "tanh": _TANH,
@@ -398,8 +352,9 @@ def linear(x, weight, bias=None, *, activation=None, out=None, negative_slope=0.
     """activation(x @ weight.T + bias), weight (out_features, in_features),
     x (N, in) or (N, T, in).  The bias and the activation ("relu", "gelu"
     (exact), "tanh", "sigmoid", also "leaky_relu" with negative_slope and
-    "gelu_tanh") are applied by the GEMM to each output tile while it is in
-    registers: no second pass over the output."""
+    "gelu_tanh") are applied by the GEMM micro-kernel to each output tile as
+    it is produced (the bias in registers, the activation while the tile is in
+    L1): no second pass over the output."""
     x = _gemm_operand(x, "linear", "x")
     if not isinstance(weight, np.ndarray):
         raise TypeError(f"linear: weight must be a numpy.ndarray, got {type(weight).__name__}")
@@ -632,7 +587,9 @@ def _attn_args(q, k, v, name):
 def _attn_scale(scale, d, name):
     if scale is None:
         return 1.0 / np.sqrt(d) if d else 1.0
-    return _scalar(scale, name, "scale")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: scale must be a real number, got {type(scale).__name__}")
+    return float(scale)
 
 
 def attention_forward_lse(q, k, v, *, causal=False, scale=None):

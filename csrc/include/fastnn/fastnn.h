@@ -17,8 +17,8 @@
  * import_fastnn() once (module init) and call these by name.  They reach
  * fastnn._C through a versioned, append-only table of function pointers
  * (fnn_capi_t, fastnn_capi_table.h; PyCapsule "fastnn._C._C_API").  Every
- * function declared here is in that table; kernels still to come
- * (convolution, pooling, ...) are appended to it with an ABI minor bump, so
+ * function declared here is in that table (convolution and pooling since ABI
+ * 1.1); kernels added later are appended to it with an ABI minor bump, so
  * modules built against an older fastnn keep working.  Cython code uses
  * `from fastnn.capi cimport ...`; fastnn.get_include() holds the headers and
  * the .pxd.
