@@ -122,11 +122,19 @@ SCALARS = {
     "alpha": 0.9, "beta": 0.0, "act_alpha": 0.01, "eps": 1e-5, "momentum": 0.9, "dampening": 0.0,
     "lr": 0.1, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.01, "step": 1, "act": 0,
     "transa": b"N", "transb": b"N",
+    "mode": 0, "causal": 1, "scale": 0.5, "padding_idx": -1,
 }
-SIZE_NAMES = {"m", "n", "k", "rows", "cols", "c", "s", "batch"}
+SIZE_NAMES = {"m", "n", "k", "rows", "cols", "c", "s", "batch", "num", "dim", "steps", "n_in", "hid", "bh", "sq", "sk",
+              "d"}
 # Pointers that may be NULL in the valid call above (documented in fastnn.h).
 NULLABLE = {"batch_norm_forward": {"weight", "bias"}, "batch_norm_backward": {"weight"}, "linear": {"bias"},
-            "conv2d_forward": {"bias"}, "conv2d_backward_weight": {"grad_weight", "grad_bias"}}
+            "conv2d_forward": {"bias"}, "conv2d_backward_weight": {"grad_weight", "grad_bias"},
+            "lstm_cell_forward": {"c_prev"}, "lstm_cell_backward": {"c_prev", "grad_c"},
+            "gru_cell_forward": {"h_prev"}, "gru_cell_backward": {"h_prev"},
+            # mode 0 (tanh RNN) in the valid call: no cells or gates
+            "rnn_layer_forward": {"b_ih", "b_hh", "h0", "c0", "cells", "gates"},
+            "rnn_layer_backward": {"h0", "c0", "cells", "gates", "grad_y", "grad_hn", "grad_cn", "grad_b_ih",
+                                   "grad_b_hh", "grad_c0"}}
 # Convolution and pooling entries take a geometry instead: the scalar
 # arguments of their valid call (names as in fastnn.h), from which every
 # array gets its exact size.

@@ -68,6 +68,63 @@ typedef void fnn_optim_step_f32_t(int64_t n, float *param, const float *grad, fl
 typedef void fnn_optim_step_f64_t(int64_t n, double *param, const double *grad, double *s0, double *s1, double *s2,
                                   const fnn_optim_hyper *h);
 
+/* Recurrent cells and embedding (rnn/rnn_body.inc): one batch row of n
+ * hidden units per call (gate blocks gs apart); see the body for the formulas. */
+typedef void fnn_rnn_tanh_fwd_f32_t(int64_t n, const float *pre, float *h);
+typedef void fnn_rnn_tanh_fwd_f64_t(int64_t n, const double *pre, double *h);
+typedef void fnn_rnn_tanh_bwd_f32_t(int64_t n, const float *dh, const float *h, float *dpre);
+typedef void fnn_rnn_tanh_bwd_f64_t(int64_t n, const double *dh, const double *h, double *dpre);
+typedef void fnn_lstm_fwd_f32_t(int64_t n, int64_t gs, float *gates, const float *c_prev, float *c, float *h);
+typedef void fnn_lstm_fwd_f64_t(int64_t n, int64_t gs, double *gates, const double *c_prev, double *c, double *h);
+typedef void fnn_lstm_bwd_f32_t(int64_t n, int64_t gs, const float *gates, const float *c_prev, const float *c, const float *dh,
+                                const float *dc, float *dgates, float *dc_prev);
+typedef void fnn_lstm_bwd_f64_t(int64_t n, int64_t gs, const double *gates, const double *c_prev, const double *c,
+                                const double *dh, const double *dc, double *dgates, double *dc_prev);
+typedef void fnn_gru_fwd_f32_t(int64_t n, int64_t gs, const float *gx, const float *gh, const float *h_prev, float *saved,
+                               float *h);
+typedef void fnn_gru_fwd_f64_t(int64_t n, int64_t gs, const double *gx, const double *gh, const double *h_prev, double *saved,
+                               double *h);
+typedef void fnn_gru_bwd_f32_t(int64_t n, int64_t gs, const float *saved, const float *h_prev, const float *dh, float *dgx,
+                               float *dgh, float *dh_prev);
+typedef void fnn_gru_bwd_f64_t(int64_t n, int64_t gs, const double *saved, const double *h_prev, const double *dh, double *dgx,
+                               double *dgh, double *dh_prev);
+typedef void fnn_row_acc_f32_t(int64_t n, const float *src, float *dst);
+typedef void fnn_row_acc_f64_t(int64_t n, const double *src, double *dst);
+
+/* Attention (attn/attn_body.inc).  Forward of one block of m query rows
+ * (q0: index of the first, for the causal mask) against all sk keys, with an
+ * online softmax: o (m x d) and lse (m) = log-sum-exp of each scaled score
+ * row; kt is K transposed (d x sk, row stride ldk).  Backward of one head, recomputing the probabilities from lse.
+ * work: fnn_attn_work_elems(d) elements of scratch. */
+typedef void fnn_attn_fwd_block_f32_t(int64_t m, int64_t q0, int64_t sk, int64_t d, const float *q, const float *kt,
+                                      int64_t ldk, const float *v, float scale, int causal, float *o, float *lse,
+                                      float *work);
+typedef void fnn_attn_fwd_block_f64_t(int64_t m, int64_t q0, int64_t sk, int64_t d, const double *q,
+                                      const double *kt, int64_t ldk, const double *v, double scale, int causal,
+                                      double *o, double *lse, double *work);
+typedef void fnn_attn_bwd_head_f32_t(int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
+                                     const float *v, const float *o, const float *go, const float *lse, float scale,
+                                     int causal, float *dq, float *dk, float *dv, float *work);
+typedef void fnn_attn_bwd_head_f64_t(int64_t sq, int64_t sk, int64_t d, const double *q, const double *k,
+                                     const double *v, const double *o, const double *go, const double *lse,
+                                     double scale, int causal, double *dq, double *dk, double *dv, double *work);
+/* C (m x n, ldc) = (acc ? C : 0) + A B with A[i][p] = a[i ars + p acs] and B
+ * row-major (k x n, ldb): the register-blocked tile product of the attention
+ * kernels, serial, B read in place (no packing). */
+typedef void fnn_tile_mm_f32_t(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, int64_t acs,
+                               const float *b, int64_t ldb, float *c, int64_t ldc, int acc);
+typedef void fnn_tile_mm_f64_t(int64_t m, int64_t n, int64_t k, const double *a, int64_t ars, int64_t acs,
+                               const double *b, int64_t ldb, double *c, int64_t ldc, int acc);
+/* Query and key block sizes of the attention kernels. */
+#define FNN_ATTN_BR 64
+#define FNN_ATTN_BC 64
+/* Scratch elements one attention call needs for head dimension d (fwd and
+ * bwd): K and V blocks transposed (2 d BC), two score tiles (2 BR BC), BR
+ * running maxima and sums, and sq deltas (the bwd adds those separately). */
+static inline int64_t fnn_attn_work_elems(int64_t d) {
+    return 2 * d * FNN_ATTN_BC + 2 * FNN_ATTN_BR * FNN_ATTN_BC + 4 * FNN_ATTN_BR + 64;
+}
+
 /* Activations, in act/act_body.inc.  FNN_ACT_UNARY_OPS is also the order of
  * the FNN_ACT_* op codes of fastnn.h. */
 #define FNN_ACT_UNARY_OPS(X, K) X(K, relu) X(K, leaky_relu) X(K, sigmoid) X(K, tanh) X(K, gelu) X(K, gelu_tanh)
@@ -174,7 +231,9 @@ FNN_CONV_SIGS_(double, f64)
     FNN_OPTIM_KERNELS(K)                            \
     FNN_GEMM_KERNELS(K)                             \
     FNN_CONV_KERNELS(K)                             \
-    FNN_POOL_KERNELS(K)
+    FNN_POOL_KERNELS(K)                             \
+    FNN_RNN_KERNELS(K)                              \
+    FNN_ATTN_KERNELS(K)
 
 /* Cross-entropy, in act/cross_entropy_body.inc. */
 #define FNN_CE_KERNELS(K) K(cross_entropy_index_row, fnn_ce_index_row) K(cross_entropy_prob_row, fnn_ce_prob_row)
@@ -186,6 +245,15 @@ FNN_CONV_SIGS_(double, f64)
 #define FNN_OPTIM_KERNELS(K)                                                           \
     K(sgd_step, fnn_optim_step) K(adam_step, fnn_optim_step) K(adamw_step, fnn_optim_step) \
     K(rmsprop_step, fnn_optim_step)
+
+/* Recurrent cells and embedding, in rnn/rnn_body.inc. */
+#define FNN_RNN_KERNELS(K)                                                               \
+    K(rnn_tanh_cell_fwd, fnn_rnn_tanh_fwd) K(rnn_tanh_cell_bwd, fnn_rnn_tanh_bwd)          \
+    K(lstm_cell_fwd, fnn_lstm_fwd) K(lstm_cell_bwd, fnn_lstm_bwd)                        \
+    K(gru_cell_fwd, fnn_gru_fwd) K(gru_cell_bwd, fnn_gru_bwd) K(embedding_bwd_row, fnn_row_acc)
+/* Attention, in attn/attn_body.inc. */
+#define FNN_ATTN_KERNELS(K)                                                                                     \
+    K(attn_fwd_block, fnn_attn_fwd_block) K(attn_bwd_head, fnn_attn_bwd_head) K(tile_mm, fnn_tile_mm)
 
 typedef struct fnn_kernel_table {
     const char *isa;

@@ -235,3 +235,4 @@ include "_gemm.pxi"
 
 include "_capi.pxi"
 include "_conv.pxi"
+include "_seq.pxi"

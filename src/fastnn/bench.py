@@ -575,3 +575,125 @@ def _register_gemm():
 
 
 _register_gemm()
+
+
+
+# ---------------------------------------------------------------- sequence models
+
+def _np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def numpy_lstm_fwd_bwd(x, w_ih, w_hh, b, gy):
+    """A plain NumPy LSTM (time-major x (T, B, I), PyTorch gate order) forward
+    and backward through time, BLAS matmuls: the benchmark's peer."""
+    steps, batch, _ = x.shape
+    hid = w_hh.shape[1]
+    pre = (x.reshape(steps * batch, -1) @ w_ih.T + b).reshape(steps, batch, 4 * hid)
+    h = np.zeros((batch, hid), x.dtype)
+    c = np.zeros((batch, hid), x.dtype)
+    hs, cs, acts = [h], [c], []
+    for t in range(steps):
+        g = pre[t] + h @ w_hh.T
+        i, f = _np_sigmoid(g[:, :hid]), _np_sigmoid(g[:, hid:2 * hid])
+        gg, o = np.tanh(g[:, 2 * hid:3 * hid]), _np_sigmoid(g[:, 3 * hid:])
+        c = f * c + i * gg
+        h = o * np.tanh(c)
+        hs.append(h)
+        cs.append(c)
+        acts.append((i, f, gg, o))
+    dG = np.empty_like(pre)
+    dh = np.zeros((batch, hid), x.dtype)
+    dc = np.zeros((batch, hid), x.dtype)
+    for t in reversed(range(steps)):
+        i, f, gg, o = acts[t]
+        dh = dh + gy[t]
+        tc = np.tanh(cs[t + 1])
+        dc = dc + dh * o * (1 - tc * tc)
+        dG[t, :, :hid] = dc * gg * i * (1 - i)
+        dG[t, :, hid:2 * hid] = dc * cs[t] * f * (1 - f)
+        dG[t, :, 2 * hid:3 * hid] = dc * i * (1 - gg * gg)
+        dG[t, :, 3 * hid:] = dh * tc * o * (1 - o)
+        dc = dc * f
+        dh = dG[t] @ w_hh
+    d2 = dG.reshape(steps * batch, -1)
+    dw_ih = d2.T @ x.reshape(steps * batch, -1)
+    dw_hh = d2[batch:].T @ np.stack(hs[1:-1]).reshape(-1, hid) if steps > 1 else np.zeros_like(w_hh)
+    db = d2.sum(0)
+    dx = (d2 @ w_ih).reshape(x.shape)
+    return np.stack(hs[1:]), dx, dw_ih, dw_hh, db
+
+
+def numpy_attention_fwd_bwd(q, k, v, go, causal, scale):
+    """Plain NumPy attention forward and backward on whole score matrices
+    (BLAS matmuls, additive causal mask): the benchmark's peer."""
+    s = q @ k.transpose(0, 1, 3, 2) * q.dtype.type(scale)
+    if causal:
+        sq, sk = s.shape[-2:]
+        s += np.where(np.arange(sk)[None, :] > np.arange(sq)[:, None], -np.inf, 0).astype(q.dtype)
+    s -= s.max(-1, keepdims=True)
+    p = np.exp(s, out=s)
+    p /= p.sum(-1, keepdims=True)
+    o = p @ v
+    dv = p.transpose(0, 1, 3, 2) @ go
+    dp = go @ v.transpose(0, 1, 3, 2)
+    dp -= (go * o).sum(-1, keepdims=True)
+    dp *= p
+    dp *= q.dtype.type(scale)
+    return o, dp @ k, dp.transpose(0, 1, 3, 2) @ q, dv
+
+
+def _register_seq():
+    from . import nn, ops
+
+    def make_lstm(size=None):
+        steps, batch, n_in, hid = 64, 32, 64, 256
+        rng = np.random.default_rng(0)
+        m = nn.LSTM(n_in, hid, batch_first=False)
+        x = rng.standard_normal((steps, batch, n_in), dtype=np.float32)
+        gy = rng.standard_normal((steps, batch, hid), dtype=np.float32)
+        w_ih, w_hh = m.weight_ih_l0.data, m.weight_hh_l0.data
+        b = m.bias_ih_l0.data + m.bias_hh_l0.data
+
+        def fastnn_step():
+            m(x)
+            m.backward(gy)
+        fns = {"fastnn": fastnn_step, "numpy": lambda: numpy_lstm_fwd_bwd(x, w_ih, w_hh, b, gy)}
+        torch = torch_or_none()
+        if torch is not None:
+            tm = torch.nn.LSTM(n_in, hid)
+            tx, tg = torch.from_numpy(x).requires_grad_(), torch.from_numpy(gy)
+
+            def torch_step():
+                y, _ = tm(tx)
+                y.backward(tg)
+            fns["torch"] = torch_step
+        return fns
+    workload("seq", "lstm_fwd_bwd_i64_h256_t64_b32", flops=lambda s: 3 * 2 * 64 * 32 * 4 * 256 * (64 + 256))(make_lstm)
+
+    def make_attn(size=None):
+        b, h, s, d = 8, 4, 512, 64
+        rng = np.random.default_rng(0)
+        q, k, v, go = (rng.standard_normal((b, h, s, d), dtype=np.float32) for _ in range(4))
+        scale = 1 / math.sqrt(d)
+
+        def fastnn_step():
+            o, lse = ops.attention_forward_lse(q, k, v, causal=True)
+            ops.attention_backward_lse(go, q, k, v, o, lse, causal=True)
+        fns = {"fastnn": fastnn_step, "numpy": lambda: numpy_attention_fwd_bwd(q, k, v, go, True, scale)}
+        torch = torch_or_none()
+        if torch is not None:
+            tq, tk, tv = (torch.from_numpy(a).requires_grad_() for a in (q, k, v))
+            tg = torch.from_numpy(go)
+
+            def torch_step():
+                o = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
+                o.backward(tg)
+            fns["torch"] = torch_step
+        return fns
+    # flops of the dense computation (2 forward + 4 backward products of s x s x d)
+    workload("seq", "attention_causal_fwd_bwd_b8_h4_s512_d64",
+             flops=lambda s: 6 * 2 * 8 * 4 * 512 * 512 * 64)(make_attn)
+
+
+_register_seq()

@@ -193,3 +193,65 @@ cdef extern from "fastnn/fastnn_capi.h" nogil:
     int fnn_avg_pool2d_backward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
                                     int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                                     const double *grad_out, double *grad_x)
+    int fnn_rnn_tanh_cell_forward_f32(int64_t rows, int64_t n, const float *pre, float *h)
+    int fnn_rnn_tanh_cell_forward_f64(int64_t rows, int64_t n, const double *pre, double *h)
+    int fnn_rnn_tanh_cell_backward_f32(int64_t rows, int64_t n, const float *grad_h, const float *h, float
+                                       *grad_pre)
+    int fnn_rnn_tanh_cell_backward_f64(int64_t rows, int64_t n, const double *grad_h, const double *h, double
+                                       *grad_pre)
+    int fnn_lstm_cell_forward_f32(int64_t rows, int64_t n, float *gates, const float *c_prev, float *c, float
+                                  *h)
+    int fnn_lstm_cell_forward_f64(int64_t rows, int64_t n, double *gates, const double *c_prev, double *c,
+                                  double *h)
+    int fnn_lstm_cell_backward_f32(int64_t rows, int64_t n, const float *gates, const float *c_prev, const float
+                                   *c, const float *grad_h, const float *grad_c, float *grad_gates, float
+                                   *grad_c_prev)
+    int fnn_lstm_cell_backward_f64(int64_t rows, int64_t n, const double *gates, const double *c_prev, const
+                                   double *c, const double *grad_h, const double *grad_c, double *grad_gates,
+                                   double *grad_c_prev)
+    int fnn_gru_cell_forward_f32(int64_t rows, int64_t n, const float *gx, const float *gh, const float *h_prev,
+                                 float *saved, float *h)
+    int fnn_gru_cell_forward_f64(int64_t rows, int64_t n, const double *gx, const double *gh, const double
+                                 *h_prev, double *saved, double *h)
+    int fnn_gru_cell_backward_f32(int64_t rows, int64_t n, const float *saved, const float *h_prev, const float
+                                  *grad_h, float *grad_gx, float *grad_gh, float *grad_h_prev)
+    int fnn_gru_cell_backward_f64(int64_t rows, int64_t n, const double *saved, const double *h_prev, const
+                                  double *grad_h, double *grad_gx, double *grad_gh, double *grad_h_prev)
+    int fnn_embedding_forward_f32(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const float *weight,
+                                  float *out)
+    int fnn_embedding_forward_f64(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const double *weight,
+                                  double *out)
+    int fnn_embedding_backward_f32(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const float
+                                   *grad_out, int64_t padding_idx, float *grad_weight)
+    int fnn_embedding_backward_f64(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const double
+                                   *grad_out, int64_t padding_idx, double *grad_weight)
+    int fnn_rnn_layer_forward_f32(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const float
+                                  *x, const float *w_ih, const float *w_hh, const float *b_ih, const float
+                                  *b_hh, const float *h0, const float *c0, float *y, float *cells, float *gates)
+    int fnn_rnn_layer_forward_f64(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const double
+                                  *x, const double *w_ih, const double *w_hh, const double *b_ih, const double
+                                  *b_hh, const double *h0, const double *c0, double *y, double *cells, double
+                                  *gates)
+    int fnn_rnn_layer_backward_f32(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const float
+                                   *x, const float *w_ih, const float *w_hh, const float *h0, const float *c0,
+                                   const float *y, const float *cells, const float *gates, const float *grad_y,
+                                   const float *grad_hn, const float *grad_cn, float *grad_x, float *grad_w_ih,
+                                   float *grad_w_hh, float *grad_b_ih, float *grad_b_hh, float *grad_h0, float
+                                   *grad_c0)
+    int fnn_rnn_layer_backward_f64(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const double
+                                   *x, const double *w_ih, const double *w_hh, const double *h0, const double
+                                   *c0, const double *y, const double *cells, const double *gates, const double
+                                   *grad_y, const double *grad_hn, const double *grad_cn, double *grad_x, double
+                                   *grad_w_ih, double *grad_w_hh, double *grad_b_ih, double *grad_b_hh, double
+                                   *grad_h0, double *grad_c0)
+    int fnn_attention_forward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
+                                  const float *v, double scale, int causal, float *o, float *lse)
+    int fnn_attention_forward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const double
+                                  *k, const double *v, double scale, int causal, double *o, double *lse)
+    int fnn_attention_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float
+                                   *k, const float *v, const float *o, const float *grad_out, const float *lse,
+                                   double scale, int causal, float *grad_q, float *grad_k, float *grad_v)
+    int fnn_attention_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const double
+                                   *k, const double *v, const double *o, const double *grad_out, const double
+                                   *lse, double scale, int causal, double *grad_q, double *grad_k, double
+                                   *grad_v)

@@ -12,7 +12,10 @@ __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoi
            "sigmoid_backward", "tanh", "tanh_backward", "gelu", "gelu_backward",
            "softmax", "softmax_backward", "log_softmax", "log_softmax_backward", "cross_entropy",
            "layer_norm", "layer_norm_backward", "batch_norm", "batch_norm_backward", "matmul", "linear",
-           "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward"]
+           "conv2d", "conv2d_backward", "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+           "scaled_dot_product_attention", "scaled_dot_product_attention_backward", "rnn_tanh_cell",
+           "rnn_tanh_cell_backward", "lstm_cell", "lstm_cell_backward", "gru_cell", "gru_cell_backward",
+           "embedding", "embedding_backward"]
 
 # op codes of fastnn.h (FNN_ACT_*)
 _RELU, _LEAKY_RELU, _SIGMOID, _TANH, _GELU, _GELU_TANH = range(6)
@@ -559,3 +562,229 @@ def avg_pool2d_backward(grad_out, x_shape, kernel_size, stride=None, padding=0):
     else:
         gx.fill(0)
     return gx
+
+# ---------------------------------------------------------------- attention
+
+def _attn_args(q, k, v, name):
+    q = _C.as_float_array(q, name, "q")
+    k = _C.as_float_array(k, name, "k")
+    v = _C.as_float_array(v, name, "v")
+    for a, what in ((q, "q"), (k, "k"), (v, "v")):
+        if a.ndim != 4:
+            raise ValueError(f"{name}: {what} must be 4-D (batch, heads, seq, head_dim), got shape {a.shape}")
+    if k.dtype != q.dtype or v.dtype != q.dtype:
+        raise TypeError(f"{name}: q, k, v must share a dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+    if k.shape != v.shape:
+        raise ValueError(f"{name}: k has shape {k.shape} but v has shape {v.shape}")
+    if q.shape[:2] != k.shape[:2] or q.shape[3] != k.shape[3]:
+        raise ValueError(f"{name}: q has shape {q.shape} but k has shape {k.shape}; batch, heads and head_dim "
+                         f"must agree")
+    if q.shape[2] > 0 and k.shape[2] == 0:
+        raise ValueError(f"{name}: no keys (k has shape {k.shape})")
+    return q, k, v
+
+
+def _attn_scale(scale, d, name):
+    if scale is None:
+        return 1.0 / np.sqrt(d) if d else 1.0
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: scale must be a real number, got {type(scale).__name__}")
+    return float(scale)
+
+
+def attention_forward_lse(q, k, v, *, causal=False, scale=None):
+    """scaled_dot_product_attention that also returns the log-sum-exp of each
+    scaled score row (B, H, Sq), which the backward uses (see
+    attention_backward_lse)."""
+    name = "scaled_dot_product_attention"
+    q, k, v = _attn_args(q, k, v, name)
+    b, h, sq, d = q.shape
+    sk = k.shape[2]
+    out = np.empty_like(q)
+    lse = np.empty((b, h, sq), q.dtype)
+    _C.attention_forward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d),
+                         _attn_scale(scale, d, name), bool(causal), out.reshape(b * h, sq, d), lse.reshape(b * h, sq))
+    return out, lse
+
+
+def attention_backward_lse(grad_out, q, k, v, out, lse, *, causal=False, scale=None):
+    """-> (grad_q, grad_k, grad_v) from the forward's out and lse."""
+    name = "scaled_dot_product_attention_backward"
+    q, k, v = _attn_args(q, k, v, name)
+    g = _C.as_float_array(grad_out, name, "grad_out")
+    _C.same_shape(g, q, name, "grad_out", "q")
+    b, h, sq, d = q.shape
+    sk = k.shape[2]
+    dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+    _C.attention_backward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d),
+                          np.ascontiguousarray(out).reshape(b * h, sq, d), g.reshape(b * h, sq, d),
+                          np.ascontiguousarray(lse).reshape(b * h, sq), _attn_scale(scale, d, name), bool(causal),
+                          dq.reshape(b * h, sq, d), dk.reshape(b * h, sk, d), dv.reshape(b * h, sk, d))
+    return dq, dk, dv
+
+
+def scaled_dot_product_attention(q, k, v, *, causal=False, scale=None):
+    """softmax(scale q k^T [causal mask]) v, q (B, H, Sq, D), k and v
+    (B, H, Sk, D); scale defaults to 1/sqrt(D); causal hides key j from query
+    i when j > i (top-left aligned, as PyTorch's is_causal).  Computed block
+    by block with an online softmax: memory grows with the sequence length,
+    never with its square."""
+    return attention_forward_lse(q, k, v, causal=causal, scale=scale)[0]
+
+
+def scaled_dot_product_attention_backward(grad_out, q, k, v, *, causal=False, scale=None):
+    """-> (grad_q, grad_k, grad_v).  This functional form recomputes the
+    forward (for its log-sum-exp); nn.MultiheadAttention keeps it instead."""
+    out, lse = attention_forward_lse(q, k, v, causal=causal, scale=scale)
+    return attention_backward_lse(grad_out, q, k, v, out, lse, causal=causal, scale=scale)
+
+
+# ---------------------------------------------------------------- recurrent cells
+
+def _cell_arrays(name, **arrays):
+    out = {}
+    dtype = None
+    for what, a in arrays.items():
+        if a is None:
+            out[what] = None
+            continue
+        a = _C.as_float_array(a, name, what)
+        if dtype is None:
+            dtype = a.dtype
+        elif a.dtype != dtype:
+            raise TypeError(f"{name}: {what} is {a.dtype} but the other arrays are {dtype}")
+        out[what] = a
+    return out
+
+
+def _cell_shape(name, what, a, shape):
+    if a is not None and a.shape != shape:
+        raise ValueError(f"{name}: {what} has shape {a.shape}, expected {shape}")
+
+
+def rnn_tanh_cell(pre):
+    """h = tanh(pre), pre (N, H) the summed pre-activation x W_ih^T + b_ih + h W_hh^T + b_hh."""
+    a = _cell_arrays("rnn_tanh_cell", pre=pre)
+    pre = a["pre"]
+    if pre.ndim != 2:
+        raise ValueError(f"rnn_tanh_cell: pre must be 2-D (batch, hidden), got shape {pre.shape}")
+    h = np.empty_like(pre)
+    _C.rnn_tanh_cell_forward(pre, h)
+    return h
+
+
+def rnn_tanh_cell_backward(grad_h, h):
+    """grad of the pre-activation: grad_h (1 - h^2)."""
+    a = _cell_arrays("rnn_tanh_cell_backward", grad_h=grad_h, h=h)
+    _C.same_shape(a["grad_h"], a["h"], "rnn_tanh_cell_backward", "grad_h", "h")
+    d = np.empty_like(a["h"])
+    _C.rnn_tanh_cell_backward(a["grad_h"], a["h"], d)
+    return d
+
+
+def lstm_cell(gates, c_prev=None):
+    """Fused LSTM cell: gates (N, 4H) pre-activations (i, f, g, o, biases
+    included) and c_prev (N, H) or None -> (h, c, act) with act the activated
+    gates (N, 4H) that lstm_cell_backward takes."""
+    name = "lstm_cell"
+    a = _cell_arrays(name, gates=gates, c_prev=c_prev)
+    g = a["gates"]
+    if g.ndim != 2 or g.shape[1] % 4:
+        raise ValueError(f"{name}: gates must be (batch, 4*hidden), got shape {g.shape}")
+    n, hid = g.shape[0], g.shape[1] // 4
+    _cell_shape(name, "c_prev", a["c_prev"], (n, hid))
+    act = g.copy()
+    c = np.empty((n, hid), g.dtype)
+    h = np.empty((n, hid), g.dtype)
+    _C.lstm_cell_forward(act, a["c_prev"], c, h)
+    return h, c, act
+
+
+def lstm_cell_backward(grad_h, grad_c, act, c_prev, c):
+    """-> (grad_gates (N, 4H) of the pre-activations, grad_c_prev (N, H));
+    grad_c and c_prev may be None (zeros)."""
+    name = "lstm_cell_backward"
+    a = _cell_arrays(name, grad_h=grad_h, grad_c=grad_c, act=act, c_prev=c_prev, c=c)
+    c = a["c"]
+    n, hid = c.shape
+    for what in ("grad_h", "grad_c", "c_prev"):
+        _cell_shape(name, what, a[what], (n, hid))
+    _cell_shape(name, "act", a["act"], (n, 4 * hid))
+    dg = np.empty((n, 4 * hid), c.dtype)
+    dcp = np.empty((n, hid), c.dtype)
+    _C.lstm_cell_backward(a["act"], a["c_prev"], c, a["grad_h"], a["grad_c"], dg, dcp)
+    return dg, dcp
+
+
+def gru_cell(gx, gh, h_prev=None):
+    """Fused GRU cell: gx = x W_ih^T + b_ih and gh = h W_hh^T + b_hh (N, 3H,
+    r z n) -> (h, saved) with saved (N, 4H) for gru_cell_backward."""
+    name = "gru_cell"
+    a = _cell_arrays(name, gx=gx, gh=gh, h_prev=h_prev)
+    gx = a["gx"]
+    if gx.ndim != 2 or gx.shape[1] % 3:
+        raise ValueError(f"{name}: gx must be (batch, 3*hidden), got shape {gx.shape}")
+    n, hid = gx.shape[0], gx.shape[1] // 3
+    _cell_shape(name, "gh", a["gh"], gx.shape)
+    _cell_shape(name, "h_prev", a["h_prev"], (n, hid))
+    saved = np.empty((n, 4 * hid), gx.dtype)
+    h = np.empty((n, hid), gx.dtype)
+    _C.gru_cell_forward(gx, a["gh"], a["h_prev"], saved, h)
+    return h, saved
+
+
+def gru_cell_backward(grad_h, saved, h_prev=None):
+    """-> (grad_gx, grad_gh, grad_h_prev_direct): the gradients of both
+    pre-activation sums and the direct part grad_h * z of grad_h_prev (add
+    grad_gh @ W_hh for the whole)."""
+    name = "gru_cell_backward"
+    a = _cell_arrays(name, grad_h=grad_h, saved=saved, h_prev=h_prev)
+    g = a["grad_h"]
+    n, hid = g.shape
+    _cell_shape(name, "saved", a["saved"], (n, 4 * hid))
+    _cell_shape(name, "h_prev", a["h_prev"], (n, hid))
+    dgx = np.empty((n, 3 * hid), g.dtype)
+    dgh = np.empty((n, 3 * hid), g.dtype)
+    dhp = np.empty((n, hid), g.dtype)
+    _C.gru_cell_backward(a["saved"], a["h_prev"], g, dgx, dgh, dhp)
+    return dgx, dgh, dhp
+
+
+# ---------------------------------------------------------------- embedding
+
+def embedding_indices(indices, num, name):
+    """indices as C-contiguous int64, or TypeError / IndexError naming the problem."""
+    if not isinstance(indices, np.ndarray):
+        indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{name}: indices must be integers, got dtype {indices.dtype}")
+    if indices.size:
+        lo, hi = int(indices.min()), int(indices.max())
+        if lo < 0 or hi >= num:
+            raise IndexError(f"{name}: indices in [{lo}, {hi}] are out of range for {num} embeddings "
+                             f"(valid: 0 to {num - 1})")
+    return np.ascontiguousarray(indices, dtype=np.int64)
+
+
+def embedding(indices, weight):
+    """weight[indices]: weight (num, dim), any integer indices -> indices.shape + (dim,)."""
+    w = _C.as_float_array(weight, "embedding", "weight")
+    if w.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape {w.shape}")
+    idx = embedding_indices(indices, w.shape[0], "embedding")
+    out = np.empty(idx.shape + (w.shape[1],), w.dtype)
+    _C.embedding_forward(idx.reshape(-1), w, out.reshape(-1, w.shape[1]) if out.size else out)
+    return out
+
+
+def embedding_backward(grad_out, indices, num_embeddings, *, padding_idx=None):
+    """The weight gradient (num_embeddings, dim): rows of grad_out summed by
+    index (padding_idx's row stays zero)."""
+    g = _C.as_float_array(grad_out, "embedding_backward", "grad_out")
+    idx = embedding_indices(indices, num_embeddings, "embedding_backward")
+    if g.shape[:-1] != idx.shape:
+        raise ValueError(f"embedding_backward: grad_out has shape {g.shape} but indices have shape {idx.shape}")
+    gw = np.zeros((num_embeddings, g.shape[-1]), g.dtype)
+    _C.embedding_backward(idx.reshape(-1), g.reshape(-1, g.shape[-1]), -1 if padding_idx is None else int(padding_idx),
+                          gw)
+    return gw

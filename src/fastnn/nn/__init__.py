@@ -6,7 +6,12 @@ from .activation import ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Flatten, 
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from .conv import Conv2d, MaxPool2d, AvgPool2d
 from .loss import CrossEntropyLoss, MSELoss, BCEWithLogitsLoss
+from .recurrent import Embedding, RNN, LSTM, GRU
+from .attention import (MultiheadAttention, TransformerEncoderLayer, SinusoidalPositionalEncoding,
+                        LearnedPositionalEmbedding)
 
 __all__ = ["Module", "Parameter", "Sequential", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "Softmax",
            "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "CrossEntropyLoss", "MSELoss",
-           "BCEWithLogitsLoss", "Conv2d", "MaxPool2d", "AvgPool2d"]
+           "BCEWithLogitsLoss", "Conv2d", "MaxPool2d", "AvgPool2d",
+           "Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention",
+           "TransformerEncoderLayer", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding"]

@@ -1,0 +1,7 @@
+/* Attention kernels for the generic ISA: attn_body.inc, for float and double. */
+#define FNN_ISA_GENERIC
+#include "cpu/isa_begin.h"
+#if FNN_ISA_BUILT
+#define FNN_BODY "attn/attn_body.inc"
+#include "simd/instantiate.h"
+#endif

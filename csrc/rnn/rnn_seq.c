@@ -1,0 +1,45 @@
+/* Whole-sequence drivers of the recurrent layers (one layer, one direction,
+ * time-major arrays), float and double.  Forward: one GEMM for the input
+ * projection of every time step, then per step one GEMM for the recurrent
+ * projection and the fused cell kernel.  Backward through time with the
+ * fused cell backward and one GEMM per step for the gradient of the previous
+ * hidden state; the weight, bias and input gradients are then one GEMM (or
+ * one column sum) each over the whole sequence.
+ *
+ * Modes: FNN_RNN_MODE_TANH (1 gate block), FNN_RNN_MODE_LSTM (4: i f g o),
+ * FNN_RNN_MODE_GRU (3: r z n).  All results are bit-identical at any thread
+ * count: the GEMM is, the cell kernels work per row, and the column sums of
+ * the bias gradients add rows in order. */
+#include "cpu/kernels.h"
+#include "cpu/threads.h"
+#include "fastnn/fastnn.h"
+#include <stdlib.h>
+#include <string.h>
+
+static int fnn_rnn_seq_check(int mode, int64_t t, int64_t b, int64_t in, int64_t h) {
+    if (mode < FNN_RNN_MODE_TANH || mode > FNN_RNN_MODE_GRU) return FNN_EINVAL;
+    if (t < 0 || b < 0 || in < 0 || h < 0) return FNN_EINVAL;
+    if (h > (1 << 24) || in > (1 << 24)) return FNN_EOVERFLOW;
+    if (b > 0 && t > INT64_MAX / b / (4 * h + in + 1)) return FNN_EOVERFLOW;
+    return FNN_OK;
+}
+
+static int fnn_rnn_gates(int mode) { return mode == FNN_RNN_MODE_LSTM ? 4 : mode == FNN_RNN_MODE_GRU ? 3 : 1; }
+
+/* Hidden units per chunk of the recurrence (see rnn_seq_driver.inc). */
+#define FNN_RNN_CHUNK 64
+
+#define FNN_GEMM_f32 fnn_sgemm
+#define FNN_GEMM_f64 fnn_dgemm
+
+#define T float
+#define DT f32
+#include "rnn/rnn_seq_driver.inc"
+#undef T
+#undef DT
+
+#define T double
+#define DT f64
+#include "rnn/rnn_seq_driver.inc"
+#undef T
+#undef DT
