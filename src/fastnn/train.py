@@ -23,13 +23,13 @@ DEFAULTS = {
     "mlp": dict(epochs=30, batch_size=32, lr=0.05),
     "cnn": dict(epochs=25, batch_size=32, lr=0.1),
     "lstm": dict(epochs=20, batch_size=32, lr=3e-3),
-    "transformer": dict(epochs=20, batch_size=32, lr=1e-3),
+    "transformer": dict(epochs=20, batch_size=32, lr=3e-3),
 }
 DEMO = {
     "mlp": dict(epochs=12, batch_size=32, lr=0.05),
     "cnn": dict(epochs=8, batch_size=32, lr=0.1),
     "lstm": dict(epochs=4, batch_size=32, lr=3e-3),
-    "transformer": dict(epochs=4, batch_size=32, lr=1e-3),
+    "transformer": dict(epochs=4, batch_size=32, lr=3e-3),
 }
 SEQ_LEN = 64
 STEPS_PER_EPOCH = 100  # text models: sampled windows per epoch
