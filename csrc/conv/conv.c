@@ -110,6 +110,26 @@ static int fnn_conv_is_1x1(const fnn_conv_shape *sh) {
     return g->r == 1 && g->s == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
+/* The flat stride-1 paths (forward_flat, backward_input_flat,
+ * backward_weight_flat) for `pass` 0 (forward), 1 (grad-input), 2
+ * (grad-weight): where the GEMM's MR-row blocks would be mostly empty (few
+ * filters per group for the forward and grad-weight, few channels per group
+ * for grad-input) and the padded planes stay small. */
+static int fnn_conv_use_flat(const fnn_conv_shape *sh, int pass) {
+    const fnn_conv_geom *g = &sh->g;
+    const int64_t kg = sh->k / sh->groups;
+    if (g->sh != 1 || g->sw != 1 || fnn_conv_is_1x1(sh)) return 0;
+    const int64_t hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
+    if (pass == 1) {
+        if (g->ph > (g->r - 1) * g->dh || g->pw > (g->s - 1) * g->dw) return 0;
+        if (g->c > 16) return 0;
+        const int64_t qh = (g->r - 1) * g->dh - g->ph, qw = (g->s - 1) * g->dw - g->pw;
+        return kg * (g->p + 2 * qh) * (g->q + 2 * qw) <= ((int64_t)1 << 20);
+    }
+    if (kg > 16) return 0;
+    return g->c * hp * wp <= ((int64_t)1 << 20);
+}
+
 /* Thread t of nt gets items [*lo, *hi) of n. */
 static void fnn_conv_items(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
     *lo = n * t / nt;
