@@ -4,8 +4,15 @@
  * gemm_body.inc.
  *
  * Paths, by shape:
- *   - depthwise (groups > 1 with one input channel per group): direct
- *     per-plane kernels, no GEMM;
+ *   - stride 1 with few filters per group (forward, grad-weight) or few
+ *     channels per group (grad-input), depthwise included: the "flat" paths
+ *     (fnn_conv_use_flat): the group's input planes are zero-padded into a
+ *     buffer, and the convolution is a 1-D correlation along the flattened
+ *     padded plane (conv_flat_fwd / conv_flat_gw), vectorised along it with
+ *     the filters in registers.  Grad-input is the forward of the padded dY
+ *     with the flipped, transposed filters;
+ *   - depthwise (groups > 1 with one input channel per group) otherwise:
+ *     direct per-plane kernels, no GEMM;
  *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col:
  *     the GEMM's own gemm_pack_b reads X, and grad-input is written straight
  *     into dX);
@@ -18,13 +25,19 @@
  *     buffer and scattered into dX by conv_col2im_add.
  *
  * Workspace (per call, grow-only per calling thread, reused by later calls):
- * per thread one packed A block (MC x KC) and one B panel (KC x NC), plus,
+ * the forward's filters packed once (shared by the threads), per thread one
+ * B panel (KC x NC); for the backward passes per thread one packed A block
+ * (MC x KC) and one B panel, plus,
  * for grad-input, one column block (at most max(256, R*S) x NC).  Nothing
  * the size of an im2col matrix or of the output is allocated.
  *
  * Determinism: every output element is computed by one thread, and the order
  * of its sums (KC blocks, images, column blocks) is a function of the shape
- * and the ISA only, never of the thread count. */
+ * and the ISA only, never of the thread count.  Work items are independent
+ * and handed out dynamically (a thread that loses its core to another
+ * process does not hold up the rest); the thread count comes from the work
+ * (see fnn_threads_for grains in conv_driver.inc), so small problems run on
+ * the calling thread alone. */
 #include "cpu/kernels.h"
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
@@ -128,12 +141,6 @@ static int fnn_conv_use_flat(const fnn_conv_shape *sh, int pass) {
     }
     if (kg > 16) return 0;
     return g->c * hp * wp <= ((int64_t)1 << 20);
-}
-
-/* Thread t of nt gets items [*lo, *hi) of n. */
-static void fnn_conv_items(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
-    *lo = n * t / nt;
-    *hi = n * (t + 1) / nt;
 }
 
 /* Blocks of `npan` micro-panels: at most FNN_CONV_MAX_PANELS each, and
