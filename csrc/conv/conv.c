@@ -131,8 +131,9 @@ static int fnn_conv_is_1x1(const fnn_conv_shape *sh) {
 static int fnn_conv_use_flat(const fnn_conv_shape *sh, int pass) {
     const fnn_conv_geom *g = &sh->g;
     const int64_t kg = sh->k / sh->groups;
-    if (g->sh != 1 || g->sw != 1 || fnn_conv_is_1x1(sh)) return 0;
+    if (g->sh != 1 || g->sw != 1) return 0;
     const int64_t hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
+    if (fnn_conv_is_1x1(sh)) return 0;
     if (pass == 1) {
         if (g->ph > (g->r - 1) * g->dh || g->pw > (g->s - 1) * g->dw) return 0;
         if (g->c > 16) return 0;
