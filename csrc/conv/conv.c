@@ -25,17 +25,16 @@
  *     buffer and scattered into dX by conv_col2im_add.
  *
  * Workspace (per call, grow-only per calling thread, reused by later calls):
- * the forward's filters packed once (shared by the threads), per thread one
- * B panel (KC x NC); for the backward passes per thread one packed A block
- * (MC x KC) and one B panel, plus,
+ * per thread the packed filters of one group for the forward (W^T of one
+ * channel block for grad-input: items run image-fastest, so a thread packs
+ * them once for all its images), or one packed A block (MC x KC) for
+ * grad-weight; one B panel (KC x NC), plus,
  * for grad-input, one column block (at most max(256, R*S) x NC).  Nothing
  * the size of an im2col matrix or of the output is allocated.
  *
  * Determinism: every output element is computed by one thread, and the order
  * of its sums (KC blocks, images, column blocks) is a function of the shape
- * and the ISA only, never of the thread count.  Work items are independent
- * and handed out dynamically (a thread that loses its core to another
- * process does not hold up the rest); the thread count comes from the work
+ * and the ISA only, never of the thread count.  The thread count comes from the work
  * (see fnn_threads_for grains in conv_driver.inc), so small problems run on
  * the calling thread alone. */
 #include "cpu/kernels.h"
@@ -142,6 +141,12 @@ static int fnn_conv_use_flat(const fnn_conv_shape *sh, int pass) {
     }
     if (kg > 16) return 0;
     return g->c * hp * wp <= ((int64_t)1 << 20);
+}
+
+/* Thread t of nt gets items [*lo, *hi) of n. */
+static void fnn_conv_items(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
+    *lo = n * t / nt;
+    *hi = n * (t + 1) / nt;
 }
 
 /* Blocks of `npan` micro-panels: at most FNN_CONV_MAX_PANELS each, and
