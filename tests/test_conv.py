@@ -118,6 +118,31 @@ def test_grid_against_reference_every_isa_bit_identical_threads(isa, dtype):
             check_against_reference(cfg, dtype, per_threads[0], x, wt, b, gy, kw)
 
 
+# shapes with enough work that every path really runs on 2 threads (small
+# problems stay on the calling thread)
+THREADED = [
+    (16, 8, 12, 32, 32, (5, 5), (1, 1), (2, 2), (1, 1), 1),    # flat forward, grad-input and grad-weight
+    (16, 128, 128, 32, 32, (3, 3), (1, 1), (1, 1), (1, 1), 128),  # depthwise, flat
+    (16, 64, 64, 65, 65, (3, 3), (2, 2), (1, 1), (1, 1), 64),  # depthwise stride 2, direct
+    (4, 32, 64, 24, 24, (3, 3), (1, 1), (1, 1), (1, 1), 1),    # implicit GEMM
+    (4, 32, 64, 24, 24, (3, 3), (2, 1), (1, 1), (1, 1), 1),    # implicit GEMM, stride 2 x 1
+]
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_threaded_paths_bit_identical(isa, dtype):
+    with using(isa=isa):
+        for cfg in THREADED:
+            x, wt, b, gy, kw = make(cfg, dtype)
+            per_threads = []
+            for nt in (1, 2):
+                with using(threads=nt):
+                    per_threads.append(run_all(x, wt, b, gy, kw))
+            assert_bit_identical(per_threads)
+            check_against_reference(cfg, dtype, per_threads[0], x, wt, b, gy, kw)
+
+
 @settings(max_examples=examples(25), deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), isa=st.sampled_from(ISAS), dtype=st.sampled_from(DTYPES))
 def test_random_configs(seed, isa, dtype):

@@ -4,8 +4,15 @@
  * gemm_body.inc.
  *
  * Paths, by shape:
- *   - depthwise (groups > 1 with one input channel per group): direct
- *     per-plane kernels, no GEMM;
+ *   - stride 1 with few filters per group (forward, grad-weight) or few
+ *     channels per group (grad-input), depthwise included: the "flat" paths
+ *     (fnn_conv_use_flat): the group's input planes are zero-padded into a
+ *     buffer, and the convolution is a 1-D correlation along the flattened
+ *     padded plane (conv_flat_fwd / conv_flat_gw), vectorised along it with
+ *     the filters in registers.  Grad-input is the forward of the padded dY
+ *     with the flipped, transposed filters;
+ *   - depthwise (groups > 1 with one input channel per group) otherwise:
+ *     direct per-plane kernels, no GEMM;
  *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col:
  *     the GEMM's own gemm_pack_b reads X, and grad-input is written straight
  *     into dX);
@@ -18,13 +25,18 @@
  *     buffer and scattered into dX by conv_col2im_add.
  *
  * Workspace (per call, grow-only per calling thread, reused by later calls):
- * per thread one packed A block (MC x KC) and one B panel (KC x NC), plus,
+ * per thread the packed filters of one group for the forward (W^T of one
+ * channel block for grad-input: items run image-fastest, so a thread packs
+ * them once for all its images), or one packed A block (MC x KC) for
+ * grad-weight; one B panel (KC x NC), plus,
  * for grad-input, one column block (at most max(256, R*S) x NC).  Nothing
  * the size of an im2col matrix or of the output is allocated.
  *
  * Determinism: every output element is computed by one thread, and the order
  * of its sums (KC blocks, images, column blocks) is a function of the shape
- * and the ISA only, never of the thread count. */
+ * and the ISA only, never of the thread count.  The thread count comes from the work
+ * (see fnn_threads_for grains in conv_driver.inc), so small problems run on
+ * the calling thread alone. */
 #include "cpu/kernels.h"
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
@@ -108,6 +120,27 @@ static int fnn_conv_is_direct(const fnn_conv_shape *sh) { return sh->g.c == 1 &&
 static int fnn_conv_is_1x1(const fnn_conv_shape *sh) {
     const fnn_conv_geom *g = &sh->g;
     return g->r == 1 && g->s == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+}
+
+/* The flat stride-1 paths (forward_flat, backward_input_flat,
+ * backward_weight_flat) for `pass` 0 (forward), 1 (grad-input), 2
+ * (grad-weight): where the GEMM's MR-row blocks would be mostly empty (few
+ * filters per group for the forward and grad-weight, few channels per group
+ * for grad-input) and the padded planes stay small. */
+static int fnn_conv_use_flat(const fnn_conv_shape *sh, int pass) {
+    const fnn_conv_geom *g = &sh->g;
+    const int64_t kg = sh->k / sh->groups;
+    if (g->sh != 1 || g->sw != 1) return 0;
+    const int64_t hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
+    if (fnn_conv_is_1x1(sh)) return 0;
+    if (pass == 1) {
+        if (g->ph > (g->r - 1) * g->dh || g->pw > (g->s - 1) * g->dw) return 0;
+        if (g->c > 16) return 0;
+        const int64_t qh = (g->r - 1) * g->dh - g->ph, qw = (g->s - 1) * g->dw - g->pw;
+        return kg * (g->p + 2 * qh) * (g->q + 2 * qw) <= ((int64_t)1 << 20);
+    }
+    if (kg > 16) return 0;
+    return g->c * hp * wp <= ((int64_t)1 << 20);
 }
 
 /* Thread t of nt gets items [*lo, *hi) of n. */

@@ -201,6 +201,14 @@ typedef struct fnn_conv_geom {
     /* dw[r*s] += sum over the plane of dy * shifted x */                                               \
     typedef void fnn_conv_dw_bwd_weight_plane_##DT##_t(const fnn_conv_geom *g, const T *dy, const T *x, \
                                                        T *dw);                                          \
+    /* Flat stride-1 kernels (conv_body.inc): weights packed in register blocks of filters */          \
+    typedef void fnn_conv_flat_pack_w_##DT##_t(int64_t kb, int64_t ntaps, const T *w, T *dst);           \
+    /* y[k*ldy + j] = sum_t w(k, t) x[off[t] + j], k < kb, j < ncols */                                 \
+    typedef void fnn_conv_flat_fwd_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off, const T *w,   \
+                                            const T *x, int64_t ncols, T *y, int64_t ldy);              \
+    /* out[k*ldo + t] += sum_j dy[k*lddy + j] x[off[t] + j] */                                          \
+    typedef void fnn_conv_flat_gw_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off, const T *dy,   \
+                                           int64_t lddy, const T *x, int64_t ncols, T *out, int64_t ldo); \
     /* sum of n contiguous elements, in a fixed order */                                                \
     typedef T fnn_sum_##DT##_t(int64_t n, const T *x);                                                  \
     /* Pooling of one plane (pool/pool_body.inc); g->r x g->s window, c ignored.                        \
@@ -217,7 +225,9 @@ FNN_CONV_SIGS_(double, f64)
     K(conv_pack_b_im2col, fnn_conv_pack_b_im2col) K(conv_pack_b_im2col_t, fnn_conv_pack_b_im2col_t) \
     K(conv_col2im_add, fnn_conv_col2im_add) K(conv_dw_fwd_plane, fnn_conv_dw_fwd_plane)          \
     K(conv_dw_bwd_input_plane, fnn_conv_dw_bwd_input_plane)                                     \
-    K(conv_dw_bwd_weight_plane, fnn_conv_dw_bwd_weight_plane) K(sum, fnn_sum)
+    K(conv_dw_bwd_weight_plane, fnn_conv_dw_bwd_weight_plane) K(sum, fnn_sum)                  \
+    K(conv_flat_pack_w, fnn_conv_flat_pack_w) K(conv_flat_fwd, fnn_conv_flat_fwd)                \
+    K(conv_flat_gw, fnn_conv_flat_gw)
 #define FNN_POOL_KERNELS(K)                                                                     \
     K(max_pool_fwd_plane, fnn_max_pool_fwd_plane) K(max_pool_bwd_plane, fnn_max_pool_bwd_plane) \
     K(avg_pool_fwd_plane, fnn_avg_pool_fwd_plane) K(avg_pool_bwd_plane, fnn_avg_pool_bwd_plane)
