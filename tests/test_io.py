@@ -186,3 +186,21 @@ def test_random_corruption_never_crashes(tmp_path, pos, value, cut):
     except SafetensorsError:
         return
     assert isinstance(out, dict)  # a byte inside the data (or harmless) changed: still a dict
+
+
+def test_corrupt_files_never_allocate_more_than_the_file(tmp_path):
+    """Declared sizes are checked against the file before anything is
+    allocated: peak Python-visible allocation stays near the file's size."""
+    import tracemalloc
+    raw, n, header = _valid(tmp_path)
+    path = tmp_path / "bad.safetensors"
+    for name, bad in corrupt_cases(raw, n, header).items():
+        path.write_bytes(bad)
+        tracemalloc.start()
+        try:
+            with pytest.raises(SafetensorsError):
+                fastnn.load(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak <= 4 * len(bad) + 64 * 1024, f"{name}: peak {peak} bytes for a {len(bad)}-byte file"
