@@ -52,6 +52,12 @@ def select(groups=None, quick=False):
 
 
 def torch_or_none():
+    """torch, when importable and not switched off with FASTNN_BENCH_TORCH=0
+    (its OpenMP pool keeps spinning after each call, which can slow the
+    contender timed next on a machine with few cores)."""
+    import os
+    if os.environ.get("FASTNN_BENCH_TORCH", "1") == "0":
+        return None
     try:
         import torch
     except Exception:  # not installed, or broken: the column is simply absent
