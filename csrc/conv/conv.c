@@ -37,6 +37,7 @@
  * and the ISA only, never of the thread count.  The thread count comes from the work
  * (see fnn_threads_for grains in conv_driver.inc), so small problems run on
  * the calling thread alone. */
+#include "cpu/workspace.h"
 #include "cpu/kernels.h"
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
@@ -53,19 +54,9 @@ static inline int omp_get_num_threads(void) { return 1; }
 /* B panel width cap, in NR micro-panels: KC x (8 NR) stays in L2 */
 #define FNN_CONV_MAX_PANELS 8
 
-static _Thread_local void *fnn_conv_ws = 0;
-static _Thread_local size_t fnn_conv_ws_bytes = 0;
+static _Thread_local fnn_workspace fnn_conv_ws;
 
-static void *fnn_conv_workspace(size_t bytes) {
-    if (bytes <= fnn_conv_ws_bytes) return fnn_conv_ws;
-    size_t want = (bytes + 4095) & ~(size_t)4095;
-    void *p = 0;
-    if (posix_memalign(&p, 64, want) != 0) return 0;
-    free(fnn_conv_ws);
-    fnn_conv_ws = p;
-    fnn_conv_ws_bytes = want;
-    return p;
-}
+static void *fnn_conv_workspace(size_t bytes) { return fnn_workspace_get(&fnn_conv_ws, bytes); }
 
 static int64_t fnn_conv_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 

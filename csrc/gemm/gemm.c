@@ -7,6 +7,7 @@
  * and the ISA's MR/NR), never on the thread count or on which thread
  * computes which block.  Threads share out whole output blocks, and the
  * partial sums of a K split are added in index order. */
+#include "cpu/workspace.h"
 #include "cpu/kernels.h"
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
@@ -41,19 +42,9 @@ int fnn_gemm_set_test_flags(int flags) {
  * reused by every later call from that thread (the pool threads of a call
  * use slices of it).  It is released when the library is unloaded... never,
  * in practice: a few MB per thread that calls GEMM. */
-static _Thread_local void *fnn_gemm_ws = 0;
-static _Thread_local size_t fnn_gemm_ws_bytes = 0;
+static _Thread_local fnn_workspace fnn_gemm_ws;
 
-static void *fnn_gemm_workspace(size_t bytes) {
-    if (bytes <= fnn_gemm_ws_bytes) return fnn_gemm_ws;
-    size_t want = (bytes + 4095) & ~(size_t)4095;
-    void *p = 0;
-    if (posix_memalign(&p, 64, want) != 0) return 0;
-    free(fnn_gemm_ws);
-    fnn_gemm_ws = p;
-    fnn_gemm_ws_bytes = want;
-    return p;
-}
+static void *fnn_gemm_workspace(size_t bytes) { return fnn_workspace_get(&fnn_gemm_ws, bytes); }
 
 static int fnn_trans_flag(char t) {
     if (t == 'N' || t == 'n') return 0;

@@ -1,0 +1,16 @@
+/* Grow-only scratch blocks, one per calling thread and area (the GEMM and
+ * convolution packing buffers): 64-byte aligned, reused by every later call
+ * from that thread, so steady-state calls allocate nothing. */
+#ifndef FNN_WORKSPACE_H
+#define FNN_WORKSPACE_H
+#include <stddef.h>
+
+typedef struct fnn_workspace {
+    void *p;
+    size_t bytes;
+} fnn_workspace;
+
+/* At least `bytes` from ws (grown, old contents dropped, when too small);
+ * NULL when the allocation fails. */
+void *fnn_workspace_get(fnn_workspace *ws, size_t bytes);
+#endif
