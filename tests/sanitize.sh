@@ -18,8 +18,9 @@ CFLAGS="$san" LDFLAGS="$san" python setup.py -q build_ext --inplace >build.log 2
     cat build.log; echo "sanitize.sh: the sanitizer build failed"; exit 1; }
 
 so="$(ls src/fastnn/_C*.so)"
-nm -D "$so" | grep -q __asan_report || { echo "sanitize.sh: $so is not instrumented"; exit 1; }
-nm -D "$so" | grep -q __ubsan_handle || { echo "sanitize.sh: $so has no UBSan checks"; exit 1; }
+syms="$(nm -D "$so")"  # captured first: grep -q closing a pipe early would trip pipefail
+grep -q __asan_report <<<"$syms" || { echo "sanitize.sh: $so is not instrumented"; exit 1; }
+grep -q __ubsan_handle <<<"$syms" || { echo "sanitize.sh: $so has no UBSan checks"; exit 1; }
 
 export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:exitcode=99"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1"
