@@ -72,8 +72,13 @@ def _time_once(fn, number):
     return (time.perf_counter() - t0) / number
 
 
-def run(workloads, *, min_time=0.2, rounds=7, progress=None):
-    """Time each workload's contenders interleaved; returns a list of dicts."""
+def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
+    """Time each workload's contenders interleaved; returns a list of dicts.
+
+    Before each timing the process sleeps `settle` seconds: OpenBLAS's and
+    OpenMP's worker threads keep spinning for a while after a call (OpenBLAS
+    up to ~2^28 cycles), and on a machine with few cores they would otherwise
+    steal a core from whichever contender is timed next."""
     results = []
     for w in workloads:
         fns = w.make()
@@ -85,6 +90,8 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None):
         times = {k: [] for k in fns}
         for _ in range(rounds):
             for k, f in fns.items():
+                if settle:
+                    time.sleep(settle)
                 times[k].append(_time_once(f, number[k]))
         med = {k: float(np.median(v)) for k, v in times.items()}
         row = {"id": w.id, "group": w.group, "name": w.name, "size": w.size,

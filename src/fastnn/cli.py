@@ -80,7 +80,7 @@ def cmd_demo(args):
         rows.append(line)
     print("\nkernels, fastnn vs numpy (x = numpy time / fastnn time):")
     picks = [w for w in bench.select(quick=True) if w.name in bench.DEMO_WORKLOADS]
-    bench.run(picks, min_time=0.05, rounds=5, progress=lambda r: print("  " + bench.format_row(r), flush=True))
+    bench.run(picks, min_time=0.05, rounds=5, settle=0.05, progress=lambda r: print("  " + bench.format_row(r), flush=True))
     print(f"\ndemo finished in {time.perf_counter() - t_start:.0f} s")
     return 0
 
