@@ -3,7 +3,7 @@
 All C of fastnn (csrc/) and the Cython bindings compile into one module so a
 process has one ISA dispatch table and one thread setting.  Per-ISA kernels
 select their instruction set with `#pragma GCC target` inside their own files;
-the build itself targets plain x86-64 (never -march=native).  A probe drops an
+the build itself targets plain x86-64 (never the build machine's own ISA).  A probe drops an
 ISA the compiler cannot target.
 """
 import os
