@@ -324,15 +324,11 @@ _register_nn()
 
 def _register_train():
     from . import manual_seed, nn, optim
-    from .bench_numpy import NumpyMLP
+    from .bench_numpy import NumpyLeNet5, NumpyMLP
 
-    def mlp_step(batch):
-        sizes = [784, 512, 512, 10]
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((batch, 784), dtype=np.float32)
-        y = rng.integers(0, 10, batch)
-        manual_seed(0)
-        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    def step_fns(model, ref, torch_model, x, y):
+        """One SGD-with-momentum step of each contender on the same batch;
+        torch_model(torch) builds the torch twin when torch is importable."""
         loss_fn = nn.CrossEntropyLoss()
         opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
@@ -342,12 +338,10 @@ def _register_train():
             model.backward(loss_fn.backward())
             opt.step()
             return loss
-        ref = NumpyMLP(sizes)
         fns = {"fastnn": fastnn_step, "numpy": lambda: ref.step(x, y)}
         torch = torch_or_none()
         if torch is not None:
-            tm = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
-                                     torch.nn.ReLU(), torch.nn.Linear(512, 10))
+            tm = torch_model(torch.nn)
             topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
             tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
@@ -358,6 +352,17 @@ def _register_train():
                 topt.step()
             fns["torch"] = torch_step
         return fns
+
+    def batch_of(shape):
+        rng = np.random.default_rng(0)
+        return rng.standard_normal(shape, dtype=np.float32), rng.integers(0, 10, shape[0])
+
+    def mlp_step(batch):
+        x, y = batch_of((batch, 784))
+        manual_seed(0)
+        model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+        return step_fns(model, NumpyMLP([784, 512, 512, 10]), lambda T: T.Sequential(
+            T.Linear(784, 512), T.ReLU(), T.Linear(512, 512), T.ReLU(), T.Linear(512, 10)), x, y)
 
     def mlp_flops(batch):
         macs = 784 * 512 + 512 * 512 + 512 * 10
@@ -365,41 +370,14 @@ def _register_train():
     workload("train", "mlp_784_512_512_10_step", sizes=[128], quick=[128], flops=mlp_flops)(mlp_step)
 
     def lenet_step(batch):
-        from .bench_numpy import NumpyLeNet5
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((batch, 1, 28, 28), dtype=np.float32)
-        y = rng.integers(0, 10, batch)
+        x, y = batch_of((batch, 1, 28, 28))
         manual_seed(0)
-        model = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                              nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                              nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
-        loss_fn = nn.CrossEntropyLoss()
-        opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
-        def fastnn_step():
-            loss = loss_fn(model(x), y)
-            opt.zero_grad()
-            model.backward(loss_fn.backward())
-            opt.step()
-            return loss
-        ref = NumpyLeNet5()
-        fns = {"fastnn": fastnn_step, "numpy": lambda: ref.step(x, y)}
-        torch = torch_or_none()
-        if torch is not None:
-            T = torch.nn
-            tm = T.Sequential(T.Conv2d(1, 6, 5, padding=2), T.ReLU(), T.MaxPool2d(2), T.Conv2d(6, 16, 5), T.ReLU(),
-                              T.MaxPool2d(2), T.Flatten(), T.Linear(400, 120), T.ReLU(), T.Linear(120, 84), T.ReLU(),
-                              T.Linear(84, 10))
-            topt = torch.optim.SGD(tm.parameters(), lr=0.01, momentum=0.9)
-            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-            def torch_step():
-                loss = torch.nn.functional.cross_entropy(tm(tx), ty)
-                topt.zero_grad()
-                loss.backward()
-                topt.step()
-            fns["torch"] = torch_step
-        return fns
+        def lenet(T):  # the same layers in fastnn.nn and torch.nn
+            return T.Sequential(T.Conv2d(1, 6, 5, padding=2), T.ReLU(), T.MaxPool2d(2), T.Conv2d(6, 16, 5), T.ReLU(),
+                                T.MaxPool2d(2), T.Flatten(), T.Linear(400, 120), T.ReLU(), T.Linear(120, 84),
+                                T.ReLU(), T.Linear(84, 10))
+        return step_fns(lenet(nn), NumpyLeNet5(), lenet, x, y)
 
     def lenet_flops(batch):
         macs = 6 * 25 * 28 * 28 + 16 * 150 * 10 * 10 + 400 * 120 + 120 * 84 + 84 * 10
