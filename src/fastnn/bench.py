@@ -78,7 +78,10 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
     Before each timing the process sleeps `settle` seconds: OpenBLAS's and
     OpenMP's worker threads keep spinning for a while after a call (OpenBLAS
     up to ~2^28 cycles), and on a machine with few cores they would otherwise
-    steal a core from whichever contender is timed next."""
+    steal a core from whichever contender is timed next.  After the pause
+    each contender makes one untimed call, so the timing starts with its own
+    threads awake (an idle core of a virtual machine can take several ms to
+    wake, which would otherwise land in the first timed call)."""
     results = []
     for w in workloads:
         fns = w.make()
@@ -92,6 +95,7 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
             for k, f in fns.items():
                 if settle:
                     time.sleep(settle)
+                    f()
                 times[k].append(_time_once(f, number[k]))
         med = {k: float(np.median(v)) for k, v in times.items()}
         row = {"id": w.id, "group": w.group, "name": w.name, "size": w.size,
