@@ -16,9 +16,8 @@ COVERED = {
     "gru_cell_fwd": "test_gru_cell", "gru_cell_bwd": "test_gru_cell",
     "embedding_bwd_row": "test_embedding",
     "attn_fwd_block": "test_attention", "attn_bwd_head": "test_attention",
-    "tile_mm": "test_tile_mm_through_the_recurrent_layers",
 }
-AREAS = ("_cell_", "embedding_", "attn_", "tile_mm")
+AREAS = ("_cell_", "embedding_", "attn_")
 
 
 def test_every_sequence_kernel_is_tested():
@@ -238,12 +237,13 @@ def test_attention_random_shapes(b, h, sq, sk, d, causal, isa_name):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("steps,batch,n_in,hid", [(3, 1, 2, 1), (4, 7, 5, 33), (3, 32, 8, 130)])
-def test_tile_mm_through_the_recurrent_layers(isa, dtype, steps, batch, n_in, hid):
-    """tile_mm is the recurrent layers' per-step product (m = batch, n = a
-    chunk of <= 64 hidden units, k = hidden or 4 hidden): a tanh RNN whose
-    steps are checked against the float64 reference exercises every row and
-    column tail of it, forward (B = W_hh^T) and backward (B = W_hh)."""
+@pytest.mark.parametrize("steps,batch,n_in,hid", [(3, 1, 2, 1), (4, 7, 5, 33), (3, 32, 8, 130), (2, 15, 3, 300)])
+def test_step_product_through_the_recurrent_layers(isa, dtype, steps, batch, n_in, hid):
+    """The recurrent layers' per-step product (m = batch rows of the state,
+    B = W_hh packed once into GEMM panels, n = a chunk of <= 64 hidden
+    units): a tanh RNN whose steps are checked against the float64 reference
+    exercises every row and column tail of it and, at hid 300, two k blocks,
+    forward (B = W_hh^T) and backward (B = W_hh)."""
     rng = np.random.default_rng(6)
     x = rng.standard_normal((steps, batch, n_in)).astype(dtype)
     w_ih = (rng.standard_normal((hid, n_in)) * 0.5).astype(dtype)

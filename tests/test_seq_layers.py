@@ -80,16 +80,20 @@ def test_recurrent_gradients_through_time(cls, batch_first, with_state):
 
 @pytest.mark.parametrize("mode,cls", [("RNN", nn.RNN), ("LSTM", nn.LSTM), ("GRU", nn.GRU)])
 @pytest.mark.parametrize("isa_name", ISAS)
-def test_recurrent_matches_numpy_reference_float32(mode, cls, isa_name):
+@pytest.mark.parametrize("hid", [40, 300])
+def test_recurrent_matches_numpy_reference_float32(mode, cls, isa_name, hid):
+    """hid 300: several chunks of hidden units (threads split them), a last
+    chunk not a multiple of any NR, and W_hh packed in more than one k block
+    in the forward (k = hid) and the backward (k = gates * hid)."""
     fastnn.manual_seed(4)
-    m = cls(24, 40, batch_first=False)
+    m = cls(24, hid, batch_first=False)
     rng = np.random.default_rng(5)
-    steps, batch = 9, 6
+    steps, batch = 9, 17
     x = rng.standard_normal((steps, batch, 24)).astype(np.float32)
-    h0 = rng.standard_normal((1, batch, 40)).astype(np.float32)
-    c0 = rng.standard_normal((1, batch, 40)).astype(np.float32)
-    gy = rng.standard_normal((steps, batch, 40)).astype(np.float32)
-    ghn = rng.standard_normal((1, batch, 40)).astype(np.float32)
+    h0 = rng.standard_normal((1, batch, hid)).astype(np.float32)
+    c0 = rng.standard_normal((1, batch, hid)).astype(np.float32)
+    gy = rng.standard_normal((steps, batch, hid)).astype(np.float32)
+    ghn = rng.standard_normal((1, batch, hid)).astype(np.float32)
     p = {n: q.data.astype(np.float64) for n, q in m.named_parameters()}
     ry, rh, rc, cache = ref.rnn_forward(mode, x, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"],
                                         p["bias_hh_l0"], h0[0], c0[0] if mode == "LSTM" else None)

@@ -108,13 +108,6 @@ typedef void fnn_attn_bwd_head_f32_t(int64_t sq, int64_t sk, int64_t d, const fl
 typedef void fnn_attn_bwd_head_f64_t(int64_t sq, int64_t sk, int64_t d, const double *q, const double *k,
                                      const double *v, const double *o, const double *go, const double *lse,
                                      double scale, int causal, double *dq, double *dk, double *dv, double *work);
-/* C (m x n, ldc) = (acc ? C : 0) + A B with A[i][p] = a[i ars + p acs] and B
- * row-major (k x n, ldb): the register-blocked tile product of the attention
- * kernels, serial, B read in place (no packing). */
-typedef void fnn_tile_mm_f32_t(int64_t m, int64_t n, int64_t k, const float *a, int64_t ars, int64_t acs,
-                               const float *b, int64_t ldb, float *c, int64_t ldc, int acc);
-typedef void fnn_tile_mm_f64_t(int64_t m, int64_t n, int64_t k, const double *a, int64_t ars, int64_t acs,
-                               const double *b, int64_t ldb, double *c, int64_t ldc, int acc);
 /* Query and key block sizes of the attention kernels. */
 #define FNN_ATTN_BR 64
 #define FNN_ATTN_BC 64
@@ -263,7 +256,7 @@ FNN_CONV_SIGS_(double, f64)
     K(gru_cell_fwd, fnn_gru_fwd) K(gru_cell_bwd, fnn_gru_bwd) K(embedding_bwd_row, fnn_row_acc)
 /* Attention, in attn/attn_body.inc. */
 #define FNN_ATTN_KERNELS(K)                                                                                     \
-    K(attn_fwd_block, fnn_attn_fwd_block) K(attn_bwd_head, fnn_attn_bwd_head) K(tile_mm, fnn_tile_mm)
+    K(attn_fwd_block, fnn_attn_fwd_block) K(attn_bwd_head, fnn_attn_bwd_head)
 
 typedef struct fnn_kernel_table {
     const char *isa;

@@ -26,8 +26,11 @@ static int fnn_rnn_seq_check(int mode, int64_t t, int64_t b, int64_t in, int64_t
 
 static int fnn_rnn_gates(int mode) { return mode == FNN_RNN_MODE_LSTM ? 4 : mode == FNN_RNN_MODE_GRU ? 3 : 1; }
 
-/* Hidden units per chunk of the recurrence (see rnn_seq_driver.inc). */
+/* Hidden units per chunk of the recurrence (see rnn_seq_driver.inc): a
+ * multiple of every ISA's NR, so chunks start on packed-panel boundaries. */
 #define FNN_RNN_CHUNK 64
+/* Rows of a packed recurrent-weight block: KC x NR stays in L1. */
+#define FNN_RNN_KC 256
 
 #define FNN_GEMM_f32 fnn_sgemm
 #define FNN_GEMM_f64 fnn_dgemm
