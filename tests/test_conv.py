@@ -62,6 +62,12 @@ LARGE = [
     (2, 24, 30, 13, 11, (1, 1), (1, 1), (0, 0), (1, 1), 3),    # grouped 1x1
     (3, 1, 7, 17, 15, (5, 5), (1, 1), (2, 2), (1, 1), 1),      # one input channel, GEMM path
     (2, 12, 24, 9, 9, (3, 3), (1, 1), (1, 1), (1, 1), 12),     # depthwise with multiplier 2
+    # the flat GEMM (more than 16 filters or channels per group, stride 1):
+    # row tails of every size, partial column panels, several tap blocks
+    (2, 40, 45, 11, 13, (3, 3), (1, 1), (1, 1), (1, 1), 1),
+    (1, 33, 29, 7, 6, (2, 3), (1, 1), (0, 1), (1, 1), 1),
+    (2, 20, 18, 12, 12, (3, 3), (1, 1), (2, 2), (2, 2), 1),     # dilated
+    (2, 36, 38, 10, 9, (3, 3), (1, 1), (1, 1), (1, 1), 2),      # grouped, 18 / 19 per group
 ]
 
 
@@ -124,7 +130,7 @@ THREADED = [
     (16, 8, 12, 32, 32, (5, 5), (1, 1), (2, 2), (1, 1), 1),    # flat forward, grad-input and grad-weight
     (16, 128, 128, 32, 32, (3, 3), (1, 1), (1, 1), (1, 1), 128),  # depthwise, flat
     (16, 64, 64, 65, 65, (3, 3), (2, 2), (1, 1), (1, 1), 64),  # depthwise stride 2, direct
-    (4, 32, 64, 24, 24, (3, 3), (1, 1), (1, 1), (1, 1), 1),    # implicit GEMM
+    (4, 32, 64, 24, 24, (3, 3), (1, 1), (1, 1), (1, 1), 1),    # flat GEMM
     (4, 32, 64, 24, 24, (3, 3), (2, 1), (1, 1), (1, 1), 1),    # implicit GEMM, stride 2 x 1
 ]
 

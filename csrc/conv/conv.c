@@ -4,13 +4,18 @@
  * gemm_body.inc.
  *
  * Paths, by shape:
- *   - stride 1 with few filters per group (forward, grad-weight) or few
- *     channels per group (grad-input), depthwise included: the "flat" paths
- *     (fnn_conv_use_flat): the group's input planes are zero-padded into a
- *     buffer, and the convolution is a 1-D correlation along the flattened
- *     padded plane (conv_flat_fwd / conv_flat_gw), vectorised along it with
- *     the filters in registers.  Grad-input is the forward of the padded dY
- *     with the flipped, transposed filters;
+ *   - stride 1 (not 1x1), depthwise included, while one image's padded
+ *     planes of a group stay small: the "flat" paths (fnn_conv_use_flat):
+ *     the group's input planes are zero-padded into a buffer (read in place
+ *     when there is no padding), and the convolution is a 1-D correlation
+ *     along the flattened padded plane: tap t = (c, r, s) reads the plane
+ *     set at a fixed offset, so the taps are the rows of a GEMM B operand
+ *     that is never packed.  At most 16 filters per group: conv_flat_fwd
+ *     (register blocks of <= 8 filters over all taps); more: conv_flat_gemm
+ *     (the GEMM's MR-filter register tile, taps in blocks).  Grad-input is
+ *     the forward of the padded dY with the flipped, transposed filters;
+ *     grad-weight (conv_flat_gw, dot products along the plane) only for few
+ *     filters or long planes;
  *   - depthwise (groups > 1 with one input channel per group) otherwise:
  *     direct per-plane kernels, no GEMM;
  *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col:
@@ -126,11 +131,13 @@ static int fnn_conv_use_flat(const fnn_conv_shape *sh, int pass) {
     if (fnn_conv_is_1x1(sh)) return 0;
     if (pass == 1) {
         if (g->ph > (g->r - 1) * g->dh || g->pw > (g->s - 1) * g->dw) return 0;
-        if (g->c > 16) return 0;
         const int64_t qh = (g->r - 1) * g->dh - g->ph, qw = (g->s - 1) * g->dw - g->pw;
         return kg * (g->p + 2 * qh) * (g->q + 2 * qw) <= ((int64_t)1 << 20);
     }
-    if (kg > 16) return 0;
+    /* grad-weight: conv_flat_gw reduces each (filter, tap) dot product
+     * along the flat plane, which pays only for long planes when there are
+     * many filters (the implicit GEMM does better on short ones) */
+    if (pass == 2 && kg > 16 && (g->p - 1) * wp + g->q < 512) return 0;
     return g->c * hp * wp <= ((int64_t)1 << 20);
 }
 
