@@ -16,6 +16,9 @@
  *     the forward of the padded dY with the flipped, transposed filters;
  *     grad-weight (conv_flat_gw, dot products along the plane) only for few
  *     filters or long planes;
+ *   - grad-input with stride > 1 (no dilation, not depthwise): by stride
+ *     phases (backward_input_phases), each a flat pass of the padded dY
+ *     with a flipped sub-kernel, copied into dX with the stride;
  *   - depthwise (groups > 1 with one input channel per group) otherwise:
  *     direct per-plane kernels, no GEMM;
  *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col:
@@ -139,6 +142,18 @@ static int fnn_conv_use_flat(const fnn_conv_shape *sh, int pass) {
      * many filters (the implicit GEMM does better on short ones) */
     if (pass == 2 && kg > 16 && (g->p - 1) * wp + g->q < 512) return 0;
     return g->c * hp * wp <= ((int64_t)1 << 20);
+}
+
+/* Grad-input by stride phases (backward_input_phases): strides above 1 (at
+ * most FNN_CONV_MAX_PHASES phases), no dilation, dY's padded planes of a
+ * group small. */
+#define FNN_CONV_MAX_PHASES 8
+static int fnn_conv_use_phases(const fnn_conv_shape *sh) {
+    const fnn_conv_geom *g = &sh->g;
+    if (g->sh == 1 && g->sw == 1) return 0;
+    if (g->sh > FNN_CONV_MAX_PHASES || g->sw > FNN_CONV_MAX_PHASES || g->dh != 1 || g->dw != 1) return 0;
+    const int64_t kg = sh->k / sh->groups;
+    return kg * (g->p + g->r) * (g->q + g->s) <= ((int64_t)1 << 20);
 }
 
 /* Thread t of nt gets items [*lo, *hi) of n. */
