@@ -74,3 +74,11 @@ def test_unreadable_checkpoint_is_one_line(tmp_path):
     fastnn.save({"w": np.zeros(3, np.float32)}, other)
     r = fastnn_cmd("train", "--resume", str(other), timeout=120)
     assert r.returncode == 2 and "checkpoint" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_python_dash_m_fastnn_runs_the_command():
+    r = subprocess.run([sys.executable, "-m", "fastnn", "info"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert fastnn.get_isa() in r.stdout and "num_threads" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "fastnn", "nosuchcmd"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
