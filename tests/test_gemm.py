@@ -239,6 +239,32 @@ def test_bit_identical_threads(env, isa):
                     bound(a, b, k, dtype, 0.7, 0.3, c0)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+def test_few_columns_transposed_a(env, isa):
+    """A^T B with few columns (n <= 12) takes the column-oriented kernel
+    (gemm_ukr_cm): every row-tile edge, strided and transposed operands,
+    alpha/beta; bit-identical at 1 and 2 threads and to the blocked path
+    (forced by PACK_A) when k fits one k block."""
+    rng = np.random.default_rng(11)
+    for dtype in DTYPES:
+        for i, (m, n, k) in enumerate([(1, 1, 1), (5, 3, 7), (16, 12, 33), (17, 10, 128), (31, 7, 64),
+                                       (32, 10, 300), (33, 12, 5), (70, 1, 90), (100, 6, 257), (512, 10, 128)]):
+            lda_pad = 3 if i % 2 else 0
+            a = rand(rng, (k, m + lda_pad), dtype)[:, :m]  # A^T stored (k, m), lda = m + pad
+            tb = i % 3 == 2
+            b = rand(rng, (n, k) if tb else (k, n), dtype)
+            c0 = rand(rng, (m, n), dtype)
+            alpha, beta = (0.7, 0.3) if i % 2 else (1.0, 0.0)
+            res = []
+            for nt, flags in ((1, 0), (2, ALL_THREADS), (1, PACK_A)):
+                env(isa, nt, flags)
+                res.append(ops.matmul(a, b, out=c0.copy(), trans_a=True, trans_b=tb, alpha=alpha, beta=beta))
+            assert np.array_equal(res[0], res[1]), (isa, dtype, m, n, k)
+            assert np.array_equal(res[0], res[2]), (isa, dtype, m, n, k)
+            err = np.abs(res[0] - reference(a, b, True, tb, alpha, beta, c0)).max()
+            assert err <= bound(a, b, k, dtype, alpha, beta, c0), (isa, dtype, m, n, k, err)
+
+
 # ---------------------------------------------------------------- linear
 
 def act_ref(name, z):

@@ -74,6 +74,7 @@ static int64_t fnn_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; 
 /* The path of one product, from its shape (and the test flags). */
 typedef struct fnn_gemm_plan {
     int pack_a, pack_b; /* pack the A block / B panel, or let the kernel read them in place */
+    int cm;             /* gemm_ukr_cm tiles, whole k (few columns, A^T B) */
     int nt;             /* threads */
     int64_t ksplit;     /* parts of k summed by gemm_ksum (1: no split) */
     int64_t mc, kc, nc; /* cache blocks */
