@@ -23,9 +23,14 @@ PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67
 
 # driver test flags (csrc/gemm/gemm.c)
 # ALL_THREADS makes small products use every thread (they would run on one)
+# SHARED makes the threads share one packed B panel (as large products do)
+# instead of each computing its own slice of C
 PACK_A, DIRECT_A, PACK_B, DIRECT_B, KSPLIT, NO_KSPLIT, TINY, ALL_THREADS = 1, 2, 4, 8, 16, 32, 64, 128
+SHARED = 256
 PATHS = tuple(ALL_THREADS | p for p in (0, PACK_A | PACK_B, DIRECT_A | DIRECT_B, PACK_A | DIRECT_B,
-                                        DIRECT_A | PACK_B, KSPLIT, TINY, TINY | DIRECT_A | DIRECT_B, TINY | KSPLIT))
+                                        DIRECT_A | PACK_B, KSPLIT, TINY, TINY | DIRECT_A | DIRECT_B, TINY | KSPLIT,
+                                        SHARED, SHARED | PACK_A | PACK_B, SHARED | TINY,
+                                        SHARED | TINY | DIRECT_A | DIRECT_B))
 
 
 @pytest.fixture
@@ -222,7 +227,8 @@ def test_bit_identical_threads(env, isa):
     rng = np.random.default_rng(10)
     for dtype in DTYPES:
         for m, n, k, ta, tb in BIT_SHAPES:
-            for flags in (0, ALL_THREADS, ALL_THREADS | TINY | KSPLIT, ALL_THREADS | DIRECT_A | DIRECT_B):
+            for flags in (0, ALL_THREADS, ALL_THREADS | TINY | KSPLIT, ALL_THREADS | DIRECT_A | DIRECT_B,
+                          ALL_THREADS | SHARED, ALL_THREADS | SHARED | TINY):
                 a = rand(rng, (k, m) if ta else (m, k), dtype)
                 b = rand(rng, (n, k) if tb else (k, n), dtype)
                 w = rand(rng, (n, k), dtype)
