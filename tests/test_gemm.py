@@ -23,9 +23,14 @@ PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67
 
 # driver test flags (csrc/gemm/gemm.c)
 # ALL_THREADS makes small products use every thread (they would run on one)
+# SHARED makes the threads share one packed B panel (as large products do)
+# instead of each computing its own slice of C
 PACK_A, DIRECT_A, PACK_B, DIRECT_B, KSPLIT, NO_KSPLIT, TINY, ALL_THREADS = 1, 2, 4, 8, 16, 32, 64, 128
+SHARED = 256
 PATHS = tuple(ALL_THREADS | p for p in (0, PACK_A | PACK_B, DIRECT_A | DIRECT_B, PACK_A | DIRECT_B,
-                                        DIRECT_A | PACK_B, KSPLIT, TINY, TINY | DIRECT_A | DIRECT_B, TINY | KSPLIT))
+                                        DIRECT_A | PACK_B, KSPLIT, TINY, TINY | DIRECT_A | DIRECT_B, TINY | KSPLIT,
+                                        SHARED, SHARED | PACK_A | PACK_B, SHARED | TINY,
+                                        SHARED | TINY | DIRECT_A | DIRECT_B))
 
 
 @pytest.fixture
@@ -222,7 +227,8 @@ def test_bit_identical_threads(env, isa):
     rng = np.random.default_rng(10)
     for dtype in DTYPES:
         for m, n, k, ta, tb in BIT_SHAPES:
-            for flags in (0, ALL_THREADS, ALL_THREADS | TINY | KSPLIT, ALL_THREADS | DIRECT_A | DIRECT_B):
+            for flags in (0, ALL_THREADS, ALL_THREADS | TINY | KSPLIT, ALL_THREADS | DIRECT_A | DIRECT_B,
+                          ALL_THREADS | SHARED, ALL_THREADS | SHARED | TINY):
                 a = rand(rng, (k, m) if ta else (m, k), dtype)
                 b = rand(rng, (n, k) if tb else (k, n), dtype)
                 w = rand(rng, (n, k), dtype)
@@ -237,6 +243,32 @@ def test_bit_identical_threads(env, isa):
                     assert np.array_equal(x, y), (isa, dtype, m, n, k, flags)
                 assert np.abs(res[0][0] - reference(a, b, ta, tb, 0.7, 0.3, c0)).max() <= \
                     bound(a, b, k, dtype, 0.7, 0.3, c0)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_few_columns_transposed_a(env, isa):
+    """A^T B with few columns (n <= 12) takes the column-oriented kernel
+    (gemm_ukr_cm): every row-tile edge, strided and transposed operands,
+    alpha/beta; bit-identical at 1 and 2 threads and to the blocked path
+    (forced by PACK_A) when k fits one k block."""
+    rng = np.random.default_rng(11)
+    for dtype in DTYPES:
+        for i, (m, n, k) in enumerate([(1, 1, 1), (5, 3, 7), (16, 12, 33), (17, 10, 128), (31, 7, 64),
+                                       (32, 10, 300), (33, 12, 5), (70, 1, 90), (100, 6, 257), (512, 10, 128)]):
+            lda_pad = 3 if i % 2 else 0
+            a = rand(rng, (k, m + lda_pad), dtype)[:, :m]  # A^T stored (k, m), lda = m + pad
+            tb = i % 3 == 2
+            b = rand(rng, (n, k) if tb else (k, n), dtype)
+            c0 = rand(rng, (m, n), dtype)
+            alpha, beta = (0.7, 0.3) if i % 2 else (1.0, 0.0)
+            res = []
+            for nt, flags in ((1, 0), (2, ALL_THREADS), (1, PACK_A)):
+                env(isa, nt, flags)
+                res.append(ops.matmul(a, b, out=c0.copy(), trans_a=True, trans_b=tb, alpha=alpha, beta=beta))
+            assert np.array_equal(res[0], res[1]), (isa, dtype, m, n, k)
+            assert np.array_equal(res[0], res[2]), (isa, dtype, m, n, k)
+            err = np.abs(res[0] - reference(a, b, True, tb, alpha, beta, c0)).max()
+            assert err <= bound(a, b, k, dtype, alpha, beta, c0), (isa, dtype, m, n, k, err)
 
 
 # ---------------------------------------------------------------- linear

@@ -140,9 +140,11 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
 FNN_GEMM_EPI_(float, f32)
 FNN_GEMM_EPI_(double, f64)
 #undef FNN_GEMM_EPI_
-/* Register blocking of an ISA's micro-kernel: an MR x NR tile of C. */
+/* Register blocking of an ISA's micro-kernels: an MR x NR tile of C
+ * (gemm_ukr), and at most cm_mr x cm_nr for gemm_ukr_cm. */
 typedef struct fnn_gemm_info {
     int mr, nr;
+    int cm_mr, cm_nr;
 } fnn_gemm_info;
 typedef void fnn_gemm_info_f32_t(fnn_gemm_info *info);
 typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
@@ -150,6 +152,11 @@ typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
     typedef void fnn_gemm_ukr_##DT##_t(int64_t kc, const T *a, int64_t rs_a, int64_t cs_a,          \
                                        const T *b, int64_t rs_b, T *c, int64_t ldc, int64_t mr,      \
                                        int64_t nr, const fnn_gemm_epi_##DT *e);                     \
+    /* C tile mr x nr (<= cm_mr x cm_nr) with A's columns contiguous (A(i, p) =                     \
+     * a[i + p*cs_a], as A^T B reads A) and B(p, j) = b[p*rs_b + j*cs_b], whole k */                 \
+    typedef void fnn_gemm_ukr_cm_##DT##_t(int64_t k, const T *a, int64_t cs_a, const T *b,            \
+                                          int64_t rs_b, int64_t cs_b, T *c, int64_t ldc, int64_t mr,  \
+                                          int64_t nr, const fnn_gemm_epi_##DT *e);                    \
     typedef void fnn_gemm_pack_a_##DT##_t(int64_t mc, int64_t kc, const T *a, int64_t rs_a,          \
                                           int64_t cs_a, T *dst);                                    \
     typedef void fnn_gemm_pack_b_##DT##_t(int64_t kc, int64_t nc, const T *b, int64_t rs_b,          \
@@ -163,7 +170,7 @@ FNN_GEMM_SIGS_(float, f32)
 FNN_GEMM_SIGS_(double, f64)
 #undef FNN_GEMM_SIGS_
 #define FNN_GEMM_KERNELS(K) K(gemm_info, fnn_gemm_info) K(gemm_ukr, fnn_gemm_ukr) \
-    K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
+    K(gemm_ukr_cm, fnn_gemm_ukr_cm) K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
     K(gemm_peak, fnn_gemm_peak)
 
 /* Convolution (conv/conv_body.inc).  The geometry of one group of one image:

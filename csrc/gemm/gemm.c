@@ -31,6 +31,7 @@ static inline int omp_get_num_threads(void) { return 1; }
 #define FNN_GEMM_FORCE_NO_KSPLIT 32
 #define FNN_GEMM_FORCE_TINY_BLOCKS 64
 #define FNN_GEMM_FORCE_ALL_THREADS 128 /* all threads, however small the product */
+#define FNN_GEMM_FORCE_SHARED 256      /* threads share the packed B panel (no per-thread slices) */
 static int fnn_gemm_test_flags = 0;
 int fnn_gemm_set_test_flags(int flags) {
     int old = fnn_gemm_test_flags;
@@ -74,6 +75,8 @@ static int64_t fnn_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; 
 /* The path of one product, from its shape (and the test flags). */
 typedef struct fnn_gemm_plan {
     int pack_a, pack_b; /* pack the A block / B panel, or let the kernel read them in place */
+    int cm;             /* gemm_ukr_cm tiles, whole k (few columns, A^T B) */
+    int split;          /* threads on slices of C: 1 columns, 2 rows; 0 shared B panel */
     int nt;             /* threads */
     int64_t ksplit;     /* parts of k summed by gemm_ksum (1: no split) */
     int64_t mc, kc, nc; /* cache blocks */
