@@ -1,16 +1,7 @@
 """fastnn: fast neural-network kernels for the CPU, with a PyTorch-shaped API on NumPy arrays."""
 import os as _os
 
-# GNU libgomp reads this when it loads (with _C, just below).  Its default
-# has an idle worker spin for ~300000 pause instructions (several ms on
-# recent x86) before it sleeps; when the cores are shared with other work,
-# every barrier of a fine-grained parallel loop (the recurrent layers have
-# one per time step) can then wait a whole scheduler slice for a worker
-# whose core the spinner holds.  10000 (well under a millisecond) keeps
-# back-to-back kernels fast and frees the core soon when it is needed.
-_os.environ.setdefault("GOMP_SPINCOUNT", "10000")
-
-from . import _C  # noqa: E402
+from . import _C
 
 __version__ = "0.1.0"
 
