@@ -1,4 +1,4 @@
-/* Thread count and the fork guard.
+/* Thread count, the fork guard and a barrier that sleeps.
  *
  * A kernel runs min(setting, omp_get_max_threads()) threads, both read in the
  * calling thread, so threadpoolctl's limits (which call omp_set_num_threads)
@@ -89,4 +89,60 @@ int fnn_threads_for(int64_t work, int64_t grain) {
     int64_t by_work = work / grain;
     if (by_work < nt) nt = by_work < 1 ? 1 : (int)by_work;
     return nt;
+}
+
+/* ---------------------------------------------------------------- barrier */
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#else
+#include <sched.h>
+#endif
+#include <time.h>
+
+static int64_t fnn_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void fnn_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+void fnn_barrier_init(fnn_barrier *b, int n) {
+    atomic_init(&b->count, 0);
+    atomic_init(&b->gen, 0);
+    atomic_init(&b->sleepers, 0);
+    b->n = n;
+}
+
+void fnn_barrier_wait(fnn_barrier *b) {
+    if (b->n <= 1) return;
+    const int gen = atomic_load(&b->gen);
+    if (atomic_fetch_add(&b->count, 1) == b->n - 1) { /* the last to arrive releases the rest */
+        atomic_store(&b->count, 0);
+        atomic_fetch_add(&b->gen, 1);
+#ifdef __linux__
+        if (atomic_load(&b->sleepers) > 0) syscall(SYS_futex, &b->gen, FUTEX_WAKE_PRIVATE, INT32_MAX, 0, 0, 0);
+#endif
+        return;
+    }
+    const int64_t until = fnn_now_ns() + FNN_BARRIER_SPIN_NS;
+    for (int i = 1; atomic_load(&b->gen) == gen; i++) {
+        fnn_cpu_relax();
+        if (i % 64 == 0 && fnn_now_ns() > until) break;
+    }
+    /* seq_cst: either the releaser sees sleepers > 0, or this thread sees the new gen */
+    atomic_fetch_add(&b->sleepers, 1);
+    while (atomic_load(&b->gen) == gen) {
+#ifdef __linux__
+        syscall(SYS_futex, &b->gen, FUTEX_WAIT_PRIVATE, gen, 0, 0, 0);
+#else
+        sched_yield();
+#endif
+    }
+    atomic_fetch_sub(&b->sleepers, 1);
 }

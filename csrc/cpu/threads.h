@@ -1,6 +1,7 @@
 /* Internal thread helpers (the public ones are in fastnn.h). */
 #ifndef FNN_THREADS_H
 #define FNN_THREADS_H
+#include <stdatomic.h>
 #include <stdint.h>
 
 void fnn_threads_init(void);
@@ -22,4 +23,19 @@ static inline void fnn_split_range(int64_t n, int t, int nt, int64_t *lo, int64_
     *lo = a;
     *len = b - a;
 }
+
+/* A barrier for the threads of one parallel region that spins for at most
+ * FNN_BARRIER_SPIN_NS and then sleeps (a futex on Linux, sched_yield
+ * elsewhere).  libgomp's own barriers spin for milliseconds; on cores shared
+ * with other work, a loop with a barrier per step (the recurrent layers)
+ * then waits a scheduler slice per step for a thread whose core the spinner
+ * holds.  Sleeping soon hands that core over.  Set up by one thread (n =
+ * the team's size) before the others use it. */
+typedef struct {
+    atomic_int count, gen, sleepers;
+    int n;
+} fnn_barrier;
+#define FNN_BARRIER_SPIN_NS 50000
+void fnn_barrier_init(fnn_barrier *b, int n);
+void fnn_barrier_wait(fnn_barrier *b);
 #endif

@@ -15,6 +15,12 @@
 #include "fastnn/fastnn.h"
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_thread_num(void) { return 0; }
+static inline int omp_get_num_threads(void) { return 1; }
+#endif
 
 static int fnn_rnn_seq_check(int mode, int64_t t, int64_t b, int64_t in, int64_t h) {
     if (mode < FNN_RNN_MODE_TANH || mode > FNN_RNN_MODE_GRU) return FNN_EINVAL;
