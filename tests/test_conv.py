@@ -115,11 +115,11 @@ def check_against_reference(cfg, dtype, results, x, wt, b, gy, kw):
         assert err <= 2 * length * eps, f"{what} {cfg}: error {err:.3g} > {2 * length * eps:.3g}"
 
 
-@pytest.mark.parametrize("isa", ISAS)
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_grid_against_reference_every_isa_bit_identical_threads(isa, dtype):
+def check_configs_at_1_and_2_threads(cfgs, isa, dtype):
+    """Each config bit-identical at 1 and 2 threads and within the bound of
+    the float64 reference, on one ISA."""
     with using(isa=isa):
-        for cfg in GRID + LARGE:
+        for cfg in cfgs:
             x, wt, b, gy, kw = make(cfg, dtype)
             per_threads = []
             for nt in (1, 2):
@@ -127,6 +127,12 @@ def test_grid_against_reference_every_isa_bit_identical_threads(isa, dtype):
                     per_threads.append(run_all(x, wt, b, gy, kw))
             assert_bit_identical(per_threads)
             check_against_reference(cfg, dtype, per_threads[0], x, wt, b, gy, kw)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_grid_against_reference_every_isa_bit_identical_threads(isa, dtype):
+    check_configs_at_1_and_2_threads(GRID + LARGE, isa, dtype)
 
 
 # shapes with enough work that every path really runs on 2 threads (small
@@ -143,15 +149,7 @@ THREADED = [
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_threaded_paths_bit_identical(isa, dtype):
-    with using(isa=isa):
-        for cfg in THREADED:
-            x, wt, b, gy, kw = make(cfg, dtype)
-            per_threads = []
-            for nt in (1, 2):
-                with using(threads=nt):
-                    per_threads.append(run_all(x, wt, b, gy, kw))
-            assert_bit_identical(per_threads)
-            check_against_reference(cfg, dtype, per_threads[0], x, wt, b, gy, kw)
+    check_configs_at_1_and_2_threads(THREADED, isa, dtype)
 
 
 @settings(max_examples=examples(25), deadline=None)

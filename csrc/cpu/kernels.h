@@ -178,6 +178,8 @@ FNN_GEMM_SIGS_(double, f64)
  * paddings, dilations.  The packing kernels write GEMM B panels of nr
  * columns (the ISA's NR), zero-padded, in gemm_pack_b's layout
  * (dst[panel*kc*nr + row*nr + col]). */
+/* Taps per block of conv_flat_gemm (its weights are packed per block). */
+#define FNN_CONV_FLAT_KC 256
 typedef struct fnn_conv_geom {
     int64_t c, h, w, r, s, p, q;
     int64_t sh, sw, ph, pw, dh, dw;
@@ -206,8 +208,7 @@ typedef struct fnn_conv_geom {
     /* y[k*ldy + j] = sum_t w(k, t) x[off[t] + j], k < kb, j < ncols */                                 \
     typedef void fnn_conv_flat_fwd_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off, const T *w,   \
                                             const T *x, int64_t ncols, T *y, int64_t ldy);              \
-    /* Flat GEMM for many filters: weights packed by conv_flat_pack_a in tap blocks of MR-row panels */ \
-    typedef void fnn_conv_flat_pack_a_##DT##_t(int64_t kb, int64_t ntaps, const T *w, T *dst);           \
+    /* Flat GEMM for many filters: weights in gemm_pack_a panels per FNN_CONV_FLAT_KC taps */       \
     typedef void fnn_conv_flat_gemm_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off, const T *w,  \
                                              const T *x, int64_t ncols, T *y, int64_t ldy);             \
     /* out[k*ldo + t] += sum_j dy[k*lddy + j] x[off[t] + j] */                                          \
@@ -231,8 +232,7 @@ FNN_CONV_SIGS_(double, f64)
     K(conv_dw_bwd_input_plane, fnn_conv_dw_bwd_input_plane)                                     \
     K(conv_dw_bwd_weight_plane, fnn_conv_dw_bwd_weight_plane) K(sum, fnn_sum)                  \
     K(conv_flat_pack_w, fnn_conv_flat_pack_w) K(conv_flat_fwd, fnn_conv_flat_fwd)                \
-    K(conv_flat_gw, fnn_conv_flat_gw) K(conv_flat_info, fnn_gemm_info)                           \
-    K(conv_flat_pack_a, fnn_conv_flat_pack_a) K(conv_flat_gemm, fnn_conv_flat_gemm)
+    K(conv_flat_gw, fnn_conv_flat_gw) K(conv_flat_gemm, fnn_conv_flat_gemm)
 #define FNN_POOL_KERNELS(K)                                                                     \
     K(max_pool_fwd_plane, fnn_max_pool_fwd_plane) K(max_pool_bwd_plane, fnn_max_pool_bwd_plane) \
     K(avg_pool_fwd_plane, fnn_avg_pool_fwd_plane) K(avg_pool_bwd_plane, fnn_avg_pool_bwd_plane)

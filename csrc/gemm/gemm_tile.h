@@ -1,0 +1,16 @@
+/* The GEMM register tile of the ISA being compiled (MR rows x NR = NV
+ * vectors of columns), shared by the GEMM micro-kernel (gemm_body.inc) and
+ * the kernels that pack for it or run its tile on other operands
+ * (conv_body.inc's flat GEMM).  No include guard: each body includes it and
+ * #undefs the names at its end, once per element type. */
+#if defined(FNN_ISA_AVX512)
+#define GEMM_MR 14
+#define GEMM_NV 2
+#elif defined(FNN_ISA_AVX2)
+#define GEMM_MR 6
+#define GEMM_NV 2
+#else
+#define GEMM_MR 4
+#define GEMM_NV 4
+#endif
+#define GEMM_NR (GEMM_NV * VL)
