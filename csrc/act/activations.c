@@ -1,8 +1,13 @@
 /* Activation drivers, float and double (activations_driver.inc). */
 #include "cpu/kernels.h"
-#include "cpu/pool.h"
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_thread_num(void) { return 0; }
+static inline int omp_get_num_threads(void) { return 1; }
+#endif
 
 /* Elements per thread below which another thread costs more than it saves
  * (fork/join of the pool is a few microseconds): cheap ops need more. */

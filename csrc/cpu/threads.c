@@ -9,7 +9,6 @@
  * A pthread_atfork child handler marks the child, which then runs every
  * kernel on its calling thread only: correct results, no hang.
  */
-#include "cpu/pool.h"
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
 #include <stdlib.h>
@@ -66,7 +65,7 @@ int fnn_forked_child(void) { return fnn_in_forked_child; }
 
 int fnn_get_num_threads(void) {
     fnn_threads_init();
-    if (fnn_in_forked_child || fnn_pool_in_item()) return 1;
+    if (fnn_in_forked_child) return 1;
 #ifdef _OPENMP
     if (omp_in_parallel()) return 1;
     int m = omp_get_max_threads();

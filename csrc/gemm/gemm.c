@@ -9,7 +9,6 @@
  * partial sums of a K split are added in index order. */
 #include "cpu/workspace.h"
 #include "cpu/kernels.h"
-#include "cpu/pool.h"
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
 #include <stdlib.h>
