@@ -100,6 +100,45 @@ def test_concurrent_python_threads_get_correct_results():
     np.testing.assert_allclose(ref_mm, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
 
 
+def test_small_parallel_paths_bit_identical_with_a_busy_core(restore_threads):
+    """The small GEMM paths (slices, k split, column tiles, batches) and the
+    activations with another process spinning on the cores, so that the
+    worker threads start late, in varied interleavings: the results must
+    still equal the single-thread ones bit for bit."""
+    import subprocess
+    import sys
+    rng = np.random.default_rng(3)
+    cases = [  # (a, b, trans_a): slices, k split, gemm_ukr_cm, row slices
+        (rng.standard_normal((128, 128)), rng.standard_normal((128, 128)), False),
+        (rng.standard_normal((64, 4096)), rng.standard_normal((4096, 64)), False),
+        (rng.standard_normal((512, 128)), rng.standard_normal((512, 10)), True),
+        (rng.standard_normal((256, 96)), rng.standard_normal((96, 40)), False),
+    ]
+    cases = [(a.astype(np.float32), b.astype(np.float32), t) for a, b, t in cases]
+    batch = (rng.standard_normal((16, 32, 48)).astype(np.float32), rng.standard_normal((16, 48, 40)).astype(np.float32))
+    x = rng.standard_normal(300_000).astype(np.float32)
+    rows = rng.standard_normal((400, 700)).astype(np.float32)
+
+    def run_all():
+        out = [ops.matmul(a, b, trans_a=t) for a, b, t in cases]
+        return out + [ops.matmul(*batch), ops.sigmoid(x), ops.gelu(x), ops.softmax(rows)]
+
+    fastnn.set_num_threads(1)
+    ref = run_all()
+    fastnn.set_num_threads(2)
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 30: pass"])
+    try:
+        for rep in range(40):
+            for i, (got, want) in enumerate(zip(run_all(), ref)):
+                assert np.array_equal(got, want), f"repetition {rep}, result {i} differs from 1 thread"
+            if rep % 10 == 9:
+                time.sleep(0.05)  # let the workers fall asleep, so the next call wakes them
+    finally:
+        spinner.kill()
+        spinner.wait()
+    np.testing.assert_allclose(ref[0], cases[0][0].astype(np.float64) @ cases[0][1], rtol=1e-4, atol=1e-3)
+
+
 def test_gil_is_released_during_gemm(restore_threads):
     """Two Python threads running one-threaded GEMMs overlap in time: each
     call's interval intersects the other thread's calls."""
