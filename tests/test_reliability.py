@@ -1,6 +1,8 @@
 """Reliability: concurrency, the GIL, memory held flat over many steps,
 bit-identical training at any thread count (issue 9)."""
 import resource
+import subprocess
+import sys
 import threading
 import time
 
@@ -105,17 +107,18 @@ def test_small_parallel_paths_bit_identical_with_a_busy_core(restore_threads):
     activations with another process spinning on the cores, so that the
     worker threads start late, in varied interleavings: the results must
     still equal the single-thread ones bit for bit."""
-    import subprocess
-    import sys
     rng = np.random.default_rng(3)
-    cases = [  # (a, b, trans_a): slices, k split, gemm_ukr_cm, row slices
+    # (a, b, trans_a), each large enough for 2 threads: column slices, k
+    # split, gemm_ukr_cm tiles, row slices (one column panel)
+    cases = [
         (rng.standard_normal((128, 128)), rng.standard_normal((128, 128)), False),
         (rng.standard_normal((64, 4096)), rng.standard_normal((4096, 64)), False),
-        (rng.standard_normal((512, 128)), rng.standard_normal((512, 10)), True),
-        (rng.standard_normal((256, 96)), rng.standard_normal((96, 40)), False),
+        (rng.standard_normal((2048, 256)), rng.standard_normal((2048, 10)), True),
+        (rng.standard_normal((512, 128)), rng.standard_normal((128, 32)), False),
     ]
     cases = [(a.astype(np.float32), b.astype(np.float32), t) for a, b, t in cases]
-    batch = (rng.standard_normal((16, 32, 48)).astype(np.float32), rng.standard_normal((16, 48, 40)).astype(np.float32))
+    # batched small products: 16 of 2^18 multiply-adds, one product per thread at a time
+    batch = (rng.standard_normal((16, 64, 64)).astype(np.float32), rng.standard_normal((16, 64, 64)).astype(np.float32))
     x = rng.standard_normal(300_000).astype(np.float32)
     rows = rng.standard_normal((400, 700)).astype(np.float32)
 
