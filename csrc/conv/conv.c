@@ -4,13 +4,17 @@
  * gemm_body.inc.
  *
  * Paths, by shape:
- *   - stride 1 (not 1x1), depthwise included, while one image's padded
- *     planes of a group stay small: the "flat" paths (fnn_conv_use_flat):
+ *   - stride 1 (not 1x1), depthwise included, and the forward with larger
+ *     strides (not depthwise, no dilation, the kernel at least the stride),
+ *     while one image's padded planes of a group stay small: the "flat"
+ *     paths (fnn_conv_use_flat):
  *     the group's input planes are zero-padded into a buffer (read in place
  *     when there is no padding), and the convolution is a 1-D correlation
  *     along the flattened padded plane: tap t = (c, r, s) reads the plane
  *     set at a fixed offset, so the taps are the rows of a GEMM B operand
- *     that is never packed.  At most 16 filters per group: conv_flat_fwd
+ *     that is never packed (strides above 1: the padded planes split by
+ *     stride phase, so that each tap is still at a fixed offset; see
+ *     phase_planes).  At most 16 filters per group: conv_flat_fwd
  *     (register blocks of <= 8 filters over all taps); more: conv_flat_gemm
  *     (the GEMM's MR-filter register tile, taps in blocks).  Grad-input is
  *     the forward of the padded dY with the flipped, transposed filters;
@@ -121,16 +125,24 @@ static int fnn_conv_is_1x1(const fnn_conv_shape *sh) {
     return g->r == 1 && g->s == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
-/* The flat stride-1 paths (forward_flat, backward_input_flat,
- * backward_weight_flat) for `pass` 0 (forward), 1 (grad-input), 2
- * (grad-weight): where the GEMM's MR-row blocks would be mostly empty (few
- * filters per group for the forward and grad-weight, few channels per group
- * for grad-input) and the padded planes stay small. */
+/* The flat paths (forward_flat, backward_input_flat, backward_weight_flat)
+ * for `pass` 0 (forward), 1 (grad-input), 2 (grad-weight), stride 1: where
+ * the GEMM's MR-row blocks would be mostly empty (few filters per group for
+ * the forward and grad-weight, few channels per group for grad-input) and
+ * the padded planes stay small.  Strides above 1: the forward only, by
+ * phase planes (not depthwise, which has its direct kernels). */
 static int fnn_conv_use_flat(const fnn_conv_shape *sh, int pass) {
     const fnn_conv_geom *g = &sh->g;
     const int64_t kg = sh->k / sh->groups;
-    if (g->sh != 1 || g->sw != 1) return 0;
     const int64_t hp = g->h + 2 * g->ph, wp = g->w + 2 * g->pw;
+    if (g->sh != 1 || g->sw != 1) {
+        /* the forward by phase planes, when every phase is some tap's: each
+         * input element is then copied once and read by some tap */
+        if (pass != 0 || fnn_conv_is_direct(sh) || g->dh != 1 || g->dw != 1 || g->r < g->sh || g->s < g->sw)
+            return 0;
+        const int64_t hq = (hp + g->sh - 1) / g->sh, wq = (wp + g->sw - 1) / g->sw;
+        return g->c * g->sh * g->sw * hq * wq <= ((int64_t)1 << 20);
+    }
     if (fnn_conv_is_1x1(sh)) return 0;
     if (pass == 1) {
         if (g->ph > (g->r - 1) * g->dh || g->pw > (g->s - 1) * g->dw) return 0;
