@@ -60,6 +60,8 @@ LARGE = [
     (2, 16, 20, 40, 40, (3, 3), (2, 2), (1, 1), (1, 1), 1),    # many column blocks
     (2, 24, 30, 13, 11, (1, 1), (1, 1), (0, 0), (1, 1), 1),    # 1x1 straight GEMM
     (2, 24, 30, 13, 11, (1, 1), (1, 1), (0, 0), (1, 1), 3),    # grouped 1x1
+    (1, 300, 20, 9, 8, (1, 1), (1, 1), (0, 0), (1, 1), 1),     # 1x1, C > KC: two k blocks
+    (2, 16, 10, 7, 9, (1, 1), (1, 1), (0, 0), (1, 1), 1),      # 1x1, fewer filters than one register tile
     (3, 1, 7, 17, 15, (5, 5), (1, 1), (2, 2), (1, 1), 1),      # one input channel, GEMM path
     (2, 12, 24, 9, 9, (3, 3), (1, 1), (1, 1), (1, 1), 12),     # depthwise with multiplier 2
     # the flat GEMM (more than 16 filters or channels per group, stride 1):
@@ -148,6 +150,7 @@ THREADED = [
     (16, 64, 64, 65, 65, (3, 3), (2, 2), (1, 1), (1, 1), 64),  # depthwise stride 2, direct
     (4, 32, 64, 24, 24, (3, 3), (1, 1), (1, 1), (1, 1), 1),    # flat GEMM
     (4, 32, 64, 24, 24, (3, 3), (2, 1), (1, 1), (1, 1), 1),    # stride 2 x 1: forward by phase planes, grad-input by phases
+    (4, 64, 48, 28, 28, (1, 1), (1, 1), (0, 0), (1, 1), 1),    # 1x1: B packed by the first tile of each panel
     (4, 32, 64, 26, 26, (3, 3), (2, 2), (2, 2), (2, 2), 1),    # dilated stride 2: implicit GEMM forward
 ]
 

@@ -25,9 +25,9 @@
  *     with a flipped sub-kernel, copied into dX with the stride;
  *   - depthwise (groups > 1 with one input channel per group) otherwise:
  *     direct per-plane kernels, no GEMM;
- *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col:
- *     the GEMM's own gemm_pack_b reads X, and grad-input is written straight
- *     into dX);
+ *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col;
+ *     the forward's first tile of each panel packs X as it reads it, see
+ *     macro_fused, and grad-input is written straight into dX);
  *   - everything else: implicit GEMM.  Forward: Y[n,g] (K/G x PQ) =
  *     W[g] (K/G x CRS) . im2col(X[n,g]) (CRS x PQ), the im2col panels packed
  *     straight from X into GEMM B panels (KC x NC) by conv_pack_b_im2col.
