@@ -464,8 +464,8 @@ def _register_conv():
         return mk
 
     for pass_name in CONV_PASSES:
-        workload("conv", pass_name, sizes=list(range(len(CONV_CONFIGS))), quick=[2], flops=_conv_flops)(
-            make(pass_name))
+        workload("conv", pass_name, sizes=list(range(len(CONV_CONFIGS))), quick=[2], flops=_conv_flops,
+                 peak=lambda: fma_peak(np.float32))(make(pass_name))
 
 
 _register_conv()
