@@ -137,12 +137,14 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
         int act;                                                               \
         T act_alpha;                                                           \
         /* gemm_ukr's full tile, when pf is set, prefetches into L2 one     \
-         * cache line per k step p: line p % 16 of row p / 16 of a block     \
-         * whose rows are pf_rs elements apart (runs of 16 lines, which the  \
-         * memory serves in order): the next B block of a driver that packs  \
-         * B from memory, so the fetch overlaps the FMAs                     */ \
+         * cache line per k step p: line q % 2^pf_shift of row q >> pf_shift \
+         * (q = min(p, pf_lines - 1)) of a block whose rows are pf_rs        \
+         * elements apart: the next B block of a driver that packs B from    \
+         * memory (runs of 16 lines, which the memory serves in order), or   \
+         * the next tile of C, so their fetch overlaps the FMAs              */ \
         const T *pf;                                                           \
-        int64_t pf_rs;                                                         \
+        int64_t pf_rs, pf_lines;                                               \
+        int pf_shift;                                                          \
         /* full tile with a packed A (rs_a == 1), when pack_b is set: the    \
          * kc x NR block of B it reads in place is also stored at pack_b as  \
          * gemm_pack_b lays a panel out, for the panel's other tiles         */ \
