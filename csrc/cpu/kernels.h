@@ -149,7 +149,14 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
          * kc x NR block of B it reads in place is also stored at pack_b as  \
          * gemm_pack_b lays a panel out, for the panel's other tiles         */ \
         T *pack_b;                                                             \
-    } fnn_gemm_epi_##DT;
+    } fnn_gemm_epi_##DT;                                                       \
+    /* C = alpha * AB + beta * C alone: no bias, activation, prefetch or   \
+     * packing of B */                                                         \
+    static inline fnn_gemm_epi_##DT fnn_gemm_epi_plain_##DT(T alpha, T beta) { \
+        fnn_gemm_epi_##DT e = {.alpha = alpha, .beta = beta, .act = -1,        \
+                               .pf_lines = INT64_MAX, .pf_shift = 4};          \
+        return e;                                                              \
+    }
 FNN_GEMM_EPI_(float, f32)
 FNN_GEMM_EPI_(double, f64)
 #undef FNN_GEMM_EPI_
