@@ -271,6 +271,41 @@ def test_few_columns_transposed_a(env, isa):
             assert err <= bound(a, b, k, dtype, alpha, beta, c0), (isa, dtype, m, n, k, err)
 
 
+@pytest.mark.parametrize("isa", ISAS)
+def test_few_columns_row_major_a(env, isa):
+    """A B and A B^T with few columns (n <= 12), A's rows contiguous and
+    k >= 32 take the row-oriented kernel (gemm_ukr_dot): every row and
+    column tile edge, k tails, strided operands, alpha/beta, and linear's
+    bias and activation in its epilogue; bit-identical at 1 and 2 threads,
+    within the bound of the float64 reference."""
+    rng = np.random.default_rng(12)
+    for dtype in DTYPES:
+        eps = np.finfo(dtype).eps
+        for i, (m, n, k) in enumerate([(1, 1, 32), (3, 2, 33), (4, 5, 40), (5, 6, 47), (7, 10, 64), (9, 11, 100),
+                                       (13, 12, 129), (128, 10, 512), (33, 7, 1000), (70, 3, 2048)]):
+            a = rand(rng, (m, k + (3 if i % 2 else 0)), dtype)[:, :k]  # lda = k + pad
+            tb = i % 3 != 0
+            b = rand(rng, (n, k) if tb else (k, n), dtype)
+            if i % 4 == 3:  # B with a column stride of 2 elements
+                b = np.repeat(b, 2, axis=1)[:, ::2]
+            w = rand(rng, (n, k), dtype)
+            bias = rand(rng, (n,), dtype)
+            c0 = rand(rng, (m, n), dtype)
+            alpha, beta = (0.7, 0.3) if i % 2 else (1.0, 0.0)
+            res = []
+            for nt, flags in ((1, 0), (2, ALL_THREADS)):
+                env(isa, nt, flags)
+                res.append((ops.matmul(a, b, out=c0.copy(), trans_b=tb, alpha=alpha, beta=beta),
+                            ops.linear(a, w, bias, activation="tanh")))
+            for x, y in zip(res[0], res[1]):
+                assert np.array_equal(x, y), (isa, dtype, m, n, k)
+            err = np.abs(res[0][0] - reference(a, b, False, tb, alpha, beta, c0)).max()
+            assert err <= bound(a, b, k, dtype, alpha, beta, c0), (isa, dtype, m, n, k, err)
+            ref = np.tanh(a.astype(np.float64) @ w.T.astype(np.float64) + bias)
+            tol = bound(a, w, k, dtype) * 1.2 + 4 * eps * np.abs(bias).max() + 8 * eps
+            assert np.abs(res[0][1] - ref).max() <= tol, (isa, dtype, m, n, k)
+
+
 # ---------------------------------------------------------------- linear
 
 def act_ref(name, z):

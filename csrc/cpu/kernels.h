@@ -161,10 +161,12 @@ FNN_GEMM_EPI_(float, f32)
 FNN_GEMM_EPI_(double, f64)
 #undef FNN_GEMM_EPI_
 /* Register blocking of an ISA's micro-kernels: an MR x NR tile of C
- * (gemm_ukr), and at most cm_mr x cm_nr for gemm_ukr_cm. */
+ * (gemm_ukr), at most cm_mr x cm_nr for gemm_ukr_cm and dot_mr x dot_nr
+ * for gemm_ukr_dot. */
 typedef struct fnn_gemm_info {
     int mr, nr;
     int cm_mr, cm_nr;
+    int dot_mr, dot_nr;
 } fnn_gemm_info;
 typedef void fnn_gemm_info_f32_t(fnn_gemm_info *info);
 typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
@@ -177,6 +179,11 @@ typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
     typedef void fnn_gemm_ukr_cm_##DT##_t(int64_t k, const T *a, int64_t cs_a, const T *b,            \
                                           int64_t rs_b, int64_t cs_b, T *c, int64_t ldc, int64_t mr,  \
                                           int64_t nr, const fnn_gemm_epi_##DT *e);                    \
+    /* C tile mr x nr (<= dot_mr x dot_nr) with A's rows contiguous (A(i, p) =                      \
+     * a[i*lda + p]) and B's columns (B(p, j) = bt[j*ldbt + p]), whole k */                         \
+    typedef void fnn_gemm_ukr_dot_##DT##_t(int64_t k, const T *a, int64_t lda, const T *bt,          \
+                                           int64_t ldbt, T *c, int64_t ldc, int64_t mr, int64_t nr,  \
+                                           const fnn_gemm_epi_##DT *e);                              \
     typedef void fnn_gemm_pack_a_##DT##_t(int64_t mc, int64_t kc, const T *a, int64_t rs_a,          \
                                           int64_t cs_a, T *dst);                                    \
     typedef void fnn_gemm_pack_b_##DT##_t(int64_t kc, int64_t nc, const T *b, int64_t rs_b,          \
@@ -190,7 +197,7 @@ FNN_GEMM_SIGS_(float, f32)
 FNN_GEMM_SIGS_(double, f64)
 #undef FNN_GEMM_SIGS_
 #define FNN_GEMM_KERNELS(K) K(gemm_info, fnn_gemm_info) K(gemm_ukr, fnn_gemm_ukr) \
-    K(gemm_ukr_cm, fnn_gemm_ukr_cm) K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
+    K(gemm_ukr_cm, fnn_gemm_ukr_cm) K(gemm_ukr_dot, fnn_gemm_ukr_dot) K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
     K(gemm_peak, fnn_gemm_peak)
 
 /* Convolution (conv/conv_body.inc).  The geometry of one group of one image:

@@ -76,6 +76,7 @@ static int64_t fnn_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; 
 typedef struct fnn_gemm_plan {
     int pack_a, pack_b; /* pack the A block / B panel, or let the kernel read them in place */
     int cm;             /* gemm_ukr_cm tiles, whole k (few columns, A^T B) */
+    int dot;            /* gemm_ukr_dot tiles, whole k (few columns, A's rows contiguous) */
     int split;          /* threads on slices of C: 1 columns, 2 rows; 0 shared B panel */
     int nt;             /* threads */
     int64_t ksplit;     /* parts of k summed by gemm_ksum (1: no split) */
