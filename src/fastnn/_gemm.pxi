@@ -261,8 +261,19 @@ cdef double _gemm_scalar(v, str nm) except? -1.0:
     return <double>v
 
 
-def matmul(a, b, out=None, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
-    """See fastnn.ops.matmul."""
+def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
+    """alpha * op(a) @ op(b) + beta * out, op(x) = x or its transpose (of the
+    last two axes) by trans_a / trans_b.
+
+    2-D, or 3-D batched with the batch broadcast as numpy.matmul (a batch of
+    1 repeats; 3-D @ 2-D works).  Inputs may have any strides (rows of unit
+    stride are read in place, other layouts are copied).  beta != 0 needs
+    `out`, which then holds C on entry; `out` must have the exact shape and
+    dtype and be C-contiguous.
+
+    This is fastnn.ops.matmul itself (no Python wrapper between: a small
+    product pays a few hundred nanoseconds of overhead, not microseconds).
+    """
     _gemm_check(a, "a")
     _gemm_check(b, "b")
     cdef cnp.ndarray A = <cnp.ndarray>a
