@@ -69,6 +69,9 @@ static int fnn_check_batch(int64_t batch, int64_t stride, int64_t extent, int64_
 }
 
 #define FNN_GEMM_MAX_THREADS 256
+/* Columns up to which A B and A B^T with A's rows contiguous run
+ * gemm_ukr_dot (where gemm_ukr would leave lanes idle). */
+#define FNN_GEMM_DOT_MAX_N 12
 
 static int64_t fnn_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
