@@ -364,11 +364,15 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def sum(self, axis=None, keepdims=False, dim=None):
-        return _ops().sum(self, axis if dim is None else dim, keepdims)
+    def sum(self, axis=None, keepdims=False, dim=None, dtype=None, out=None):
+        _no_out(out, "sum")
+        r = _ops().sum(self, axis if dim is None else dim, keepdims)
+        return r if dtype is None else r.astype(dtype)
 
-    def mean(self, axis=None, keepdims=False, dim=None):
-        return _ops().mean(self, axis if dim is None else dim, keepdims)
+    def mean(self, axis=None, keepdims=False, dim=None, dtype=None, out=None):
+        _no_out(out, "mean")
+        r = _ops().mean(self, axis if dim is None else dim, keepdims)
+        return r if dtype is None else r.astype(dtype)
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -439,6 +443,11 @@ class Tensor:
 
     def double(self):
         return self.astype(np.float64)
+
+
+def _no_out(out, op):
+    if out is not None:
+        raise TypeError(f"Tensor.{op}: out= is not supported (a Tensor's result is always a new Tensor)")
 
 
 def _ops():

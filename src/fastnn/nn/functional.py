@@ -158,8 +158,8 @@ def linear(input, weight, bias=None, activation=None):
     x = _in(input, "linear", "input", w.dtype)
     b = _w(bias)
     if x.ndim == 0 or x.shape[-1] != w.shape[1]:
-        raise ValueError(f"linear: input has shape {x.shape} but weight has shape {w.shape}; "
-                         f"input.shape[-1] must equal weight.shape[1]")
+        raise ValueError(f"linear: expected input with last dimension {w.shape[1]} (weight {w.shape}), "
+                         f"got shape {x.shape}")
     if b is not None and (b.shape != (w.shape[0],) or b.dtype != w.dtype):
         raise ValueError(f"linear: bias has shape {b.shape} and dtype {b.dtype}; expected ({w.shape[0]},) "
                          f"and {w.dtype} for weight {w.shape}")
@@ -338,7 +338,7 @@ def cross_entropy(input, target, reduction="mean"):
     _reduction(reduction, name)
     x = _in(input, name)
     if x.ndim != 2:
-        raise ValueError(f"{name}: input must have shape (N, C), got {x.shape}")
+        raise ValueError(f"{name}: input must be 2-D (N, C), got shape {x.shape}")
     rows, classes = x.shape
     t = target.data if isinstance(target, Tensor) else target
     grad = np.empty_like(x)
@@ -848,6 +848,8 @@ class SplitHeadsBackward(Node):
     def backward(self, grads):
         n, l, pe = self.shape
         h, parts = self.heads, self.parts
+        if parts == 1:
+            grads = (grads,)
         d = pe // parts // h
         out = np.empty(self.shape, grads[0].dtype if grads[0] is not None else
                        next(g for g in grads if g is not None).dtype)

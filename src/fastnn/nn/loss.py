@@ -16,26 +16,20 @@ class _Loss(Module):
     def extra_repr(self):
         return f"reduction={self.reduction!r}"
 
-    def _named(self, fn, *args):
-        try:
-            return fn(*args)
-        except (TypeError, ValueError, IndexError) as e:
-            raise type(e)(f"{self._name()}: {e}") from None
-
 
 class CrossEntropyLoss(_Loss):
     """Fused log-softmax + NLL on logits (N, C); target class indices (N,)
     (any integer dtype) or class probabilities (N, C)."""
 
     def forward(self, input, target):
-        return self._named(F.cross_entropy, input, target, self.reduction)
+        return F.cross_entropy(input, target, self.reduction)
 
 
 class MSELoss(_Loss):
     """mean (or sum) of (input - target)^2."""
 
     def forward(self, input, target):
-        return self._named(F.mse_loss, input, target, self.reduction)
+        return F.mse_loss(input, target, self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -48,4 +42,4 @@ class BCEWithLogitsLoss(_Loss):
             raise NotImplementedError("BCEWithLogitsLoss: pos_weight is not supported")
 
     def forward(self, input, target):
-        return self._named(F.binary_cross_entropy_with_logits, input, target, self.reduction)
+        return F.binary_cross_entropy_with_logits(input, target, self.reduction)

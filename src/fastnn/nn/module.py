@@ -38,6 +38,18 @@ class Parameter(Tensor):
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+def _named(e, module):
+    """e with the innermost layer's name in front of its message (once)."""
+    if getattr(e, "_fnn_layer", False):
+        return e
+    try:
+        err = type(e)(f"{module._name()}: {e}")
+    except Exception:
+        return e
+    err._fnn_layer = True
+    return err
+
+
 class Module:
     """Base class of layers and containers (PyTorch's naming of parameters and
     state: `weight`, `bias`, `running_mean`, children joined by dots)."""
@@ -77,10 +89,15 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        try:
+            return self.forward(*args, **kwargs)
+        except (TypeError, ValueError, IndexError) as e:
+            raise _named(e, self) from None
 
     def _error(self, msg, exc=ValueError):
-        return exc(f"{self._name()}: {msg}")
+        e = exc(f"{self._name()}: {msg}")
+        e._fnn_layer = True
+        return e
 
     def _name(self):
         extra = self.extra_repr()

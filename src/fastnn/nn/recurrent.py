@@ -49,10 +49,7 @@ class Embedding(Module):
         raw = indices.data if isinstance(indices, Tensor) else indices
         if not isinstance(raw, np.ndarray):
             raise self._error(f"indices must be a numpy.ndarray of integers, got {type(indices).__name__}", TypeError)
-        try:
-            return F.embedding(raw, self.weight, self.padding_idx)
-        except (TypeError, IndexError) as e:
-            raise type(e)(f"{self._name()}: {e}") from None
+        return F.embedding(raw, self.weight, self.padding_idx)
 
 
 class _RNNBase(Module):
