@@ -683,25 +683,10 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     w = _w(weight)
     x = _in(input, name, "input", w.dtype)
     b = _w(bias)
-    stride, padding = _pair(stride, name, "stride", 1), _pair(padding, name, "padding", 0)
-    dilation = _pair(dilation, name, "dilation", 1)
-    if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"{name}: expected a 4-D input (N, C, H, W) and weight (K, C/groups, kH, kW), got "
-                         f"shapes {x.shape} and {w.shape}")
-    n, c, h, wd = x.shape
-    k, cg, r, s = w.shape
-    if groups < 1 or c % groups or k % groups or cg * groups != c:
-        raise ValueError(f"{name}: input has {c} channels but weight {w.shape} with groups={groups} expects "
-                         f"{cg * groups}")
-    if b is not None and b.shape != (k,):
-        raise ValueError(f"{name}: bias has shape {b.shape}; expected ({k},)")
-    er, es = dilation[0] * (r - 1) + 1, dilation[1] * (s - 1) + 1
-    if h + 2 * padding[0] < er or wd + 2 * padding[1] < es:
-        raise ValueError(f"{name}: kernel {r}x{s} (dilated {er}x{es}) is larger than the padded input "
-                         f"{h + 2 * padding[0]}x{wd + 2 * padding[1]} of input shape {x.shape}")
-    p = (h + 2 * padding[0] - er) // stride[0] + 1
-    q = (wd + 2 * padding[1] - es) // stride[1] + 1
-    y = np.empty((n, k, p, q), x.dtype)
+    x, w, stride, padding, dilation, groups, shape = ops._conv_check(x, w, stride, padding, dilation, groups, name)
+    if b is not None and b.shape != (w.shape[0],):
+        raise ValueError(f"{name}: bias has shape {b.shape}; expected ({w.shape[0]},)")
+    y = np.empty(shape, x.dtype)
     if y.size:
         _C.conv2d_forward(x, w, b, y, stride, padding, dilation, int(groups))
     if not needs_grad(input, weight, bias):
