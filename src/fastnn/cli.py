@@ -113,7 +113,7 @@ def _plot(results, path):
         raise SystemExit(2)
     labels = [r["id"] for r in results]
     fig, ax = plt.subplots(figsize=(8, 0.25 * len(labels) + 1.5))
-    ax.barh(labels, [r["ratio_vs_numpy"] for r in results], label="vs numpy")
+    ax.barh(labels, [r.get("ratio_vs_numpy", float("nan")) for r in results], label="vs numpy")
     if any("ratio_vs_torch" in r for r in results):
         ax.barh(labels, [r.get("ratio_vs_torch", 0) for r in results], alpha=0.5, label="vs torch")
     ax.axvline(1.0, color="k", lw=0.8)
