@@ -641,8 +641,10 @@ def _class_loss(x, layout, coeff, logp, denom, reduction, input, name, node_name
         out, scale = np.asarray(value, x.dtype), 1.0
     else:
         total = np.sum(row_loss, dtype=np.float64)
-        scale = 1.0 / denom if reduction == "mean" else 1.0
-        out = np.array(total * scale if reduction == "mean" else total, x.dtype)
+        # every target ignored: torch's mean is 0 / 0, NaN, but its gradient
+        # is 0 (every coefficient is 0)
+        scale = (1.0 / denom if denom else 0.0) if reduction == "mean" else 1.0
+        out = np.array((total * scale if denom else np.nan) if reduction == "mean" else total, x.dtype)
     if not needs_grad(input):
         return wrap(out)
     if logp is x:
@@ -748,9 +750,9 @@ def bce_with_logits_weighted(input, target, weight, pos_weight, reduction):
         loss = loss * w
         grad = grad * w
     loss = np.broadcast_to(loss, x.shape)
-    grad = np.ascontiguousarray(np.broadcast_to(grad, x.shape), x.dtype)
+    grad = np.array(np.broadcast_to(grad, x.shape), x.dtype)  # a writable array this node owns
     if reduction == "none":
-        out = np.ascontiguousarray(loss, x.dtype)
+        out = np.array(loss, x.dtype)
     else:
         total = np.sum(loss, dtype=np.float64)
         mean = reduction == "mean" and x.size
