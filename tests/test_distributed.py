@@ -1,0 +1,84 @@
+"""fastnn.distributed on MPI ranks of this machine (mpiexec on loopback), and in one process."""
+import sys
+
+import numpy as np
+import pytest
+
+from mpi_run import require_mpi, run, run_ok
+
+
+def test_collectives_two_ranks():
+    out = run_ok(2, "collectives.py")
+    assert out.count("OK") == 2 and "0 2" in out and "1 2" in out
+
+
+def test_collectives_three_ranks():
+    # three ranks: the ordered sum is no longer a+b, which commutes bit for bit
+    out = run_ok(3, "collectives.py")
+    assert out.count("OK") == 3
+
+
+@pytest.mark.parametrize("nprocs", [2, 3])
+def test_ddp_buckets_by_hand(nprocs):
+    out = run_ok(nprocs, "ddp_hooks.py")
+    assert out.count("OK") == nprocs
+
+
+def test_a_raising_rank_ends_the_run():
+    # rank 0 waits in a barrier that rank 1 never reaches; MPI_Abort from rank 1's
+    # exception hook must end both, well before the timeout
+    rc, out, err, secs = run(2, "abort.py", "abort", timeout=60)
+    assert rc is not None, f"the run hung (killed after {secs:.0f} s)\n{out}\n{err}"
+    assert rc != 0
+    assert "ValueError: rank 1 fails on purpose" in err
+    assert "passed the barrier" not in out
+
+
+def test_init_in_one_process(monkeypatch):
+    require_mpi()
+    from fastnn import distributed as dist
+    hook = sys.excepthook
+    dist.init()
+    dist.init()
+    assert dist.is_initialized() and dist.get_rank() == 0 and dist.get_world_size() == 1
+    assert sys.excepthook is hook  # one process: nothing to abort
+    a = np.arange(5.0)
+    assert dist.all_reduce(a) is a and np.array_equal(a, np.arange(5.0))
+    assert dist.broadcast(a) is a
+    dist.barrier()
+    with pytest.raises(ValueError, match="root must be a rank"):
+        dist.broadcast(a, root=1)
+    with pytest.raises(TypeError, match="expected a numpy.ndarray or a fastnn Tensor"):
+        dist.all_reduce([1.0, 2.0])
+
+
+def test_abort_hook_on_and_off(monkeypatch):
+    require_mpi()
+    from fastnn import distributed as dist
+    dist.init()
+    # pretend to be one of two ranks, to see the hook installed and removed
+    monkeypatch.setattr(dist._World, "comm", _Sized(dist._World.comm, 2))
+    before = sys.excepthook
+    try:
+        dist.init()
+        assert sys.excepthook is not before and sys.excepthook.previous is before
+        dist.init(abort_on_exception=False)
+        assert sys.excepthook is before
+    finally:
+        sys.excepthook = before
+        dist._World.abort_hook = None
+
+
+class _Sized:
+    def __init__(self, comm, size):
+        self.comm, self.size = comm, size
+
+    def Get_size(self):
+        return self.size
+
+
+def test_not_initialized_is_a_clear_error(monkeypatch):
+    from fastnn import distributed as dist
+    monkeypatch.setattr(dist._World, "comm", None)
+    with pytest.raises(RuntimeError, match="call fastnn.distributed.init"):
+        dist.get_rank()
