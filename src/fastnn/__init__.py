@@ -24,8 +24,8 @@ from ._config import config, show_config, get_num_threads, set_num_threads, set_
 from . import ops  # noqa: E402
 from ._random import manual_seed  # noqa: E402
 from .io import save, load  # noqa: E402
-from . import nn, optim, data, datasets  # noqa: E402
+from . import nn, optim, data, datasets, distributed  # noqa: E402
 
 __all__ = ["__version__", "config", "show_config", "get_num_threads", "set_num_threads",
            "set_isa", "get_isa", "get_include", "ops", "manual_seed", "save", "load",
-           "nn", "optim", "data", "datasets"]
+           "nn", "optim", "data", "datasets", "distributed"]
