@@ -49,7 +49,7 @@ def run(nprocs, script, *args, timeout=120, env=None):
         launch = [exe, "-launcher", "fork", "-iface", "lo", "-n", str(nprocs)]
     else:
         launch = [exe, "--oversubscribe", "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "lo",
-                  "--mca", "oob_tcp_if_include", "lo", "-n", str(nprocs)]
+                  "-n", str(nprocs)]
     e = dict(os.environ)
     src = os.path.dirname(os.path.dirname(os.path.abspath(fastnn.__file__)))
     e["PYTHONPATH"] = src + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
