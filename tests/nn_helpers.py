@@ -80,3 +80,12 @@ def numeric_grad(f, x, eps=1e-6):
 
 def tol(dtype, f32=2e-5, f64=1e-12):
     return f32 if np.dtype(dtype) == np.float32 else f64
+
+
+def backward_grads(fn, inputs, grad_out):
+    """Leaf Tensors of inputs (requiring grads), out = fn(*tensors),
+    out.backward(grad_out): returns (out as an ndarray, the inputs' grads)."""
+    ts = [fastnn.tensor(np.array(x, copy=True), requires_grad=True) for x in inputs]
+    out = fn(*ts)
+    out.backward(grad_out)
+    return out.numpy(), [t.grad for t in ts]

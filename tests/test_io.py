@@ -157,7 +157,7 @@ def test_optimizer_state_round_trip(tmp_path):
     m = model()
     opt = optim.AdamW(m.parameters(), lr=0.01)
     for p in m.parameters():
-        p.grad[:] = 1
+        p.grad = np.ones_like(p.data)
     opt.step()
     fastnn.save(opt, tmp_path / "o")
     back = fastnn.load(tmp_path / "o")

@@ -5,16 +5,23 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.special import expit, log_softmax
 
+import fastnn
 from fastnn import nn
 from nn_helpers import examples, numeric_grad
+
+
+def loss_grad(loss_fn, pred, target):
+    """The gradient of sum(loss_fn(pred, target)) w.r.t. pred, through autograd."""
+    p = fastnn.tensor(pred, requires_grad=True)
+    loss_fn(p, target).sum().backward()
+    return p.grad
 
 
 def fd_check(loss_fn, pred, target, rtol=1e-6, atol=1e-9):
     def f():
         v = loss_fn(pred, target)
         return float(np.sum(v))
-    f()
-    grad = loss_fn.backward().copy()
+    grad = loss_grad(loss_fn, pred, target)
     np.testing.assert_allclose(grad, numeric_grad(f, pred), rtol=rtol, atol=atol)
 
 
@@ -28,7 +35,7 @@ def test_cross_entropy_loss(reduction):
     ref = {"mean": rows.mean(), "sum": rows.sum(), "none": rows}[reduction]
     out = loss_fn(x, t)
     if reduction != "none":
-        assert isinstance(out, float)
+        assert isinstance(out, fastnn.Tensor) and out.shape == () and isinstance(out.item(), float)
     np.testing.assert_allclose(out, ref, rtol=1e-12)
     fd_check(loss_fn, x, t)
     p = rng.random((6, 5))
@@ -39,15 +46,19 @@ def test_cross_entropy_loss(reduction):
     fd_check(loss_fn, x, p)
 
 
-def test_cross_entropy_loss_float32_and_buffer_reuse():
+def test_cross_entropy_loss_float32_keeps_each_calls_gradient():
     rng = np.random.default_rng(1)
     x = rng.standard_normal((8, 10)).astype(np.float32)
     t = rng.integers(0, 10, 8)
     loss_fn = nn.CrossEntropyLoss()
-    loss_fn(x, t)
-    g1 = loss_fn.backward()
-    loss_fn(x * 2, t)
-    assert loss_fn.backward() is g1 and g1.dtype == np.float32
+    a, b = fastnn.tensor(x, requires_grad=True), fastnn.tensor(x * 2, requires_grad=True)
+    la, lb = loss_fn(a, t), loss_fn(b, t)
+    assert la.dtype == np.float32
+    lb.backward()
+    la.backward()
+    assert a.grad.dtype == np.float32
+    np.testing.assert_allclose(a.grad, loss_grad(loss_fn, x.astype(np.float64), t), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(b.grad, loss_grad(loss_fn, 2 * x.astype(np.float64), t), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("target,exc,msg", [
@@ -94,14 +105,14 @@ def test_bce_with_logits_is_stable():
     t = np.array([1.0, 0.0, 1.0, 1.0, 0.0], np.float32)
     loss_fn = nn.BCEWithLogitsLoss(reduction="none")
     np.testing.assert_allclose(loss_fn(x, t), [1000.0, 0.0, np.log(2), 0.0, 1000.0], rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(loss_fn.backward(), [-1.0, 0.0, -0.5, 0.0, 1.0], atol=1e-6)
+    np.testing.assert_allclose(loss_grad(loss_fn, x, t), [-1.0, 0.0, -0.5, 0.0, 1.0], atol=1e-6)
 
 
 def test_loss_shape_errors_name_the_loss():
     with pytest.raises(ValueError, match=r"MSELoss.*\(2, 3\).*\(3, 2\)"):
         nn.MSELoss()(np.zeros((3, 2)), np.zeros((2, 3)))
-    with pytest.raises(RuntimeError, match="BCEWithLogitsLoss.*before"):
-        nn.BCEWithLogitsLoss().backward()
+    with pytest.raises(RuntimeError, match="does not require a grad"):
+        nn.BCEWithLogitsLoss()(np.zeros(3), np.zeros(3)).backward()
     with pytest.raises(ValueError, match="reduction"):
         nn.MSELoss(reduction="avg")
 
@@ -115,5 +126,5 @@ def test_cross_entropy_matches_scipy_everywhere(rows, classes, scale, seed):
     loss_fn = nn.CrossEntropyLoss()
     ref = -log_softmax(x.astype(np.float64), 1)[np.arange(rows), t].mean()
     np.testing.assert_allclose(loss_fn(x, t), ref, rtol=1e-5, atol=1e-5 * (1 + scale))
-    g = loss_fn.backward()
+    g = loss_grad(loss_fn, x, t)
     np.testing.assert_allclose(g.sum(1), 0, atol=1e-6)

@@ -1,5 +1,5 @@
 """nn.Linear: finite-difference gradients, PyTorch's layout and init, errors,
-and an MLP that trains on the bundled digits (issue 5)."""
+and an MLP that trains on the bundled digits."""
 import numpy as np
 import pytest
 
@@ -51,9 +51,6 @@ def test_linear_bad_input_names_the_layer():
         layer([[0.0] * 4])
     with pytest.raises(ValueError, match="in_features"):
         nn.Linear(0, 3)
-    layer(np.zeros((2, 4), np.float32))
-    with pytest.raises(ValueError, match=r"Linear.*\(2, 2\).*\(2, 3\)"):
-        layer.backward(np.zeros((2, 2), np.float32))
 
 
 def train_mlp(seed=0, epochs=6):
@@ -68,9 +65,9 @@ def train_mlp(seed=0, epochs=6):
         for xb, yb in fastnn.data.DataLoader(X, y, batch_size=32, shuffle=True, seed=seed + epoch):
             loss = loss_fn(model(xb), yb)
             opt.zero_grad()
-            model.backward(loss_fn.backward())
+            loss.backward()
             opt.step()
-            total, n = total + loss * len(yb), n + len(yb)
+            total, n = total + loss.item() * len(yb), n + len(yb)
         losses.append(total / n)
     return model, losses
 

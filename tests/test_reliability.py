@@ -26,9 +26,10 @@ def _train(model, steps, seed=0):
     losses = []
     for _ in range(steps):
         idx = rng.integers(0, len(y), 64)
-        losses.append(loss_fn(model(X[idx]), y[idx]))
+        loss = loss_fn(model(X[idx]), y[idx])
+        losses.append(loss.item())
         opt.zero_grad()
-        model.backward(loss_fn.backward())
+        loss.backward()
         opt.step()
     return losses
 
@@ -58,9 +59,10 @@ def test_cnn_training_bit_identical_at_any_thread_count(restore_threads):
         losses = []
         for _ in range(50):
             idx = rng.integers(0, len(y), 64)
-            losses.append(loss_fn(model(X[idx]), y[idx]))
+            loss = loss_fn(model(X[idx]), y[idx])
+            losses.append(loss.item())
             opt.zero_grad()
-            model.backward(loss_fn.backward())
+            loss.backward()
             opt.step()
         results.append((losses, [p.data.tobytes() for p in model.parameters()]))
     assert results[0] == results[1]

@@ -12,30 +12,40 @@ import seq_reference as ref
 
 
 def _fd_check(module, forward, inputs, rtol=1e-6, atol=1e-8, seed=0):
-    """forward(module, *inputs) -> array (or tuple with the output first and
-    state tensors after); checks module.backward against central differences
-    of sum(out * G) for every input element and parameter element."""
+    """forward(module, *inputs) -> a Tensor (or a tuple with the output first
+    and state tensors after); checks autograd's gradients of sum(out * G)
+    against central differences for every float input and parameter element."""
     rng = np.random.default_rng(seed)
-    out = forward(module, *inputs)
+    with fastnn.no_grad():
+        out = forward(module, *inputs)
     outs = out if isinstance(out, tuple) else (out,)
     gs = [rng.standard_normal(o.shape) for o in outs]
 
     def loss():
-        o = forward(module, *inputs)
+        with fastnn.no_grad():
+            o = forward(module, *inputs)
         o = o if isinstance(o, tuple) else (o,)
-        return float(sum((a * g).sum() for a, g in zip(o, gs)))
+        return float(sum((np.asarray(a) * g).sum() for a, g in zip(o, gs)))
 
     module.zero_grad()
-    forward(module, *inputs)
-    grads = module.backward(*gs) if len(gs) == 1 else module.backward(gs[0], tuple(gs[1:]) if len(gs) > 2 else gs[1])
-    grads = grads if isinstance(grads, tuple) else (grads,)
-    analytic = {f"p:{n}": p.grad.copy() for n, p in module.named_parameters()}
+    ts = [fastnn.tensor(x, requires_grad=True) if isinstance(x, np.ndarray) and x.dtype.kind == "f" else x
+          for x in inputs]
+    o = forward(module, *ts)
+    o = o if isinstance(o, tuple) else (o,)
+    total = None
+    for a, g in zip(o, gs):
+        term = (a * g).sum()
+        total = term if total is None else total + term
+    total.backward()
+    analytic = {f"p:{n}": (np.zeros_like(p.data) if p.grad is None else p.grad.copy())
+                for n, p in module.named_parameters()}
     for name, p in module.named_parameters():
         num = numeric_grad(loss, p.data)
         np.testing.assert_allclose(analytic[f"p:{name}"], num, rtol=rtol, atol=atol, err_msg=name)
-    for i, (x, g) in enumerate(zip(inputs, grads)):
-        if x is None or g is None or not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+    for i, (x, t) in enumerate(zip(inputs, ts)):
+        if not isinstance(t, fastnn.Tensor):
             continue
+        g = np.zeros_like(x) if t.grad is None else t.grad
         np.testing.assert_allclose(g, numeric_grad(loss, x), rtol=rtol, atol=atol, err_msg=f"input {i}")
     return module
 
@@ -57,25 +67,12 @@ def test_recurrent_gradients_through_time(cls, batch_first, with_state):
     c0 = rng.standard_normal((2, 2, 4)) if with_state else None
     lstm = cls is nn.LSTM
 
-    def fwd(mod, xx):
-        state = ((h0, c0) if lstm else h0) if with_state else None
+    def fwd(mod, xx, hh=None, cc=None):
+        state = ((hh, cc) if lstm else hh) if with_state else None
         y, st = mod(xx, state)
         return (y,) + (st if lstm else (st,))
-    _fd_check(m, fwd, [x])
-    if with_state:  # the initial state's gradient, from .grad_state
-        def loss_h0():
-            y, st = m(x, (h0, c0) if lstm else h0)
-            return float((y * gy).sum() + sum((s * g).sum() for s, g in zip(st if lstm else (st,), gst)))
-        rng2 = np.random.default_rng(3)
-        y, st = m(x, (h0, c0) if lstm else h0)
-        gy = rng2.standard_normal(y.shape)
-        gst = [rng2.standard_normal(s.shape) for s in (st if lstm else (st,))]
-        m(x, (h0, c0) if lstm else h0)
-        m.backward(gy, tuple(gst) if lstm else gst[0])
-        gs = m.grad_state
-        np.testing.assert_allclose(gs[0] if lstm else gs, numeric_grad(loss_h0, h0), rtol=1e-6, atol=1e-8)
-        if lstm:
-            np.testing.assert_allclose(gs[1], numeric_grad(loss_h0, c0), rtol=1e-6, atol=1e-8)
+    inputs = [x] + ([h0] + ([c0] if lstm else []) if with_state else [])
+    _fd_check(m, fwd, inputs)
 
 
 @pytest.mark.parametrize("mode,cls", [("RNN", nn.RNN), ("LSTM", nn.LSTM), ("GRU", nn.GRU)])
@@ -98,16 +95,14 @@ def test_recurrent_matches_numpy_reference_float32(mode, cls, isa_name, hid):
     ry, rh, rc, cache = ref.rnn_forward(mode, x, p["weight_ih_l0"], p["weight_hh_l0"], p["bias_ih_l0"],
                                         p["bias_hh_l0"], h0[0], c0[0] if mode == "LSTM" else None)
     rgrads = ref.rnn_backward(gy.astype(np.float64), cache, ghn[0].astype(np.float64))
-    state = (h0, c0) if mode == "LSTM" else h0
-    gstate = (ghn, None) if mode == "LSTM" else ghn
 
     def run():
         m.zero_grad()
-        y, st = m(x, state)
-        y = y.copy()
-        gx = m.backward(gy, gstate).copy()
-        gs = m.grad_state
-        return (y, gx, gs[0][0].copy() if mode == "LSTM" else gs[0].copy(),
+        xt, h0t = fastnn.tensor(x, requires_grad=True), fastnn.tensor(h0, requires_grad=True)
+        y, st = m(xt, (h0t, c0) if mode == "LSTM" else h0t)
+        hn = st[0] if mode == "LSTM" else st
+        fastnn.autograd.backward([y, hn], [gy, ghn])
+        return (y.numpy().copy(), xt.grad.copy(), h0t.grad[0].copy(),
                 *(q.grad.copy() for _, q in m.named_parameters()))
 
     with using(isa=isa_name):
@@ -157,12 +152,9 @@ def test_recurrent_bad_input():
         g(np.zeros((2, 5, 3), np.float32), np.zeros((1, 2, 4), np.float32))
     with pytest.raises(TypeError, match="dtype"):
         g(np.zeros((2, 5, 3), np.float64))
-    with pytest.raises(RuntimeError, match="before forward"):
-        nn.RNN(3, 4).backward(np.zeros((2, 5, 4), np.float32))
-    r = nn.RNN(3, 4)
-    r(np.zeros((2, 5, 3), np.float32))
-    with pytest.raises(ValueError, match="grad_out has shape"):
-        r.backward(np.zeros((2, 4, 4), np.float32))
+    y, _ = nn.RNN(3, 4)(np.zeros((2, 5, 3), np.float32))
+    with pytest.raises(RuntimeError, match="gradient has shape"):
+        y.backward(np.zeros((2, 4, 4), np.float32))
 
 
 # ---------------------------------------------------------------- embedding
@@ -176,7 +168,7 @@ def test_embedding_gradient_and_padding():
     e.zero_grad()
     y = e(idx)
     np.testing.assert_array_equal(y, e.weight.data[idx])
-    assert e.backward(g) is None
+    y.backward(g)
 
     def loss():
         return float((e(idx) * g).sum())
@@ -252,7 +244,7 @@ def test_transformer_names_and_dropout():
     assert m.linear1.weight.shape == (16, 8) and m.linear2.weight.shape == (8, 16)
     x = np.random.default_rng(0).standard_normal((2, 5, 8)).astype(np.float32)
     m.eval()
-    a = m(x).copy()
+    a = m(x).numpy().copy()
     np.testing.assert_array_equal(a, m(x))
     m.train()
     fastnn.manual_seed(0)
@@ -263,24 +255,24 @@ def test_transformer_default_causal_in_sequential():
     fastnn.manual_seed(0)
     a = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, causal=True)
     x = np.random.default_rng(0).standard_normal((1, 6, 8)).astype(np.float32)
-    y = nn.Sequential(a)(x).copy()
+    y = nn.Sequential(a)(x).numpy().copy()
     np.testing.assert_array_equal(y, a(x, causal=True))
     # causal: the first position does not see the others
     x2 = x.copy()
     x2[0, 3:] += 1
     np.testing.assert_array_equal(a(x2)[0, :3], y[0, :3])
-    assert not np.array_equal(a(x2, causal=False)[0, :3].copy(), a(x, causal=False)[0, :3])
+    assert not np.array_equal(a(x2, causal=False).numpy()[0, :3], a(x, causal=False).numpy()[0, :3])
 
 
 def test_positional_embeddings():
     s = nn.SinusoidalPositionalEncoding(6, max_len=10)
     x = np.zeros((2, 4, 6))
-    y = s(x)
+    y = s(x).numpy()
     np.testing.assert_allclose(y[0, 3, 0], np.sin(3.0))
     np.testing.assert_allclose(y[1, 2, 1], np.cos(2.0))
     np.testing.assert_allclose(y[0, 2, 2], np.sin(2.0 / 10000 ** (2 / 6)))
     g = np.ones_like(x)
-    np.testing.assert_array_equal(s.backward(g), g)
+    _fd_check(s, lambda mod, xx: mod(xx), [np.random.default_rng(1).standard_normal((2, 4, 6))])
     fastnn.manual_seed(0)
     p = nn.LearnedPositionalEmbedding(10, 6).double()
     _fd_check(p, lambda mod, xx: mod(xx), [np.random.default_rng(0).standard_normal((2, 4, 6))])

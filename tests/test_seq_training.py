@@ -52,9 +52,6 @@ class CharLSTM(nn.Module):
         y, _ = self.lstm(self.embed(idx))
         return self.head(y)
 
-    def backward(self, g):
-        self.embed.backward(self.lstm.backward(self.head.backward(g)))
-
 
 class CharTransformer(nn.Module):
     def __init__(self, vocab, d=64, heads=4, layers=2, ff=128, max_len=128):
@@ -71,12 +68,6 @@ class CharTransformer(nn.Module):
             x = b(x, causal=True)
         return self.head(self.norm(x))
 
-    def backward(self, g):
-        g = self.norm.backward(self.head.backward(g))
-        for b in reversed(list(self.blocks)):
-            g = b.backward(g)
-        self.embed.backward(self.pos.backward(g) * np.float32(8.0))
-
 
 def _train(model, corpus, steps, batch, seq, lr):
     c, _ = corpus
@@ -86,9 +77,10 @@ def _train(model, corpus, steps, batch, seq, lr):
     for xb, yb in _batches(c.train, batch, seq, steps, seed=0):
         logits = model(xb)
         v = logits.shape[-1]
-        losses.append(loss_fn(logits.reshape(-1, v), yb.reshape(-1)))
+        loss = loss_fn(logits.reshape(-1, v), yb.reshape(-1))
+        losses.append(loss.item())
         opt.zero_grad()
-        model.backward(loss_fn.backward().reshape(logits.shape))
+        loss.backward()
         opt.step()
     return np.array(losses)
 

@@ -339,7 +339,7 @@ def _register_train():
         def fastnn_step():
             loss = loss_fn(model(x), y)
             opt.zero_grad()
-            model.backward(loss_fn.backward())
+            loss.backward()
             opt.step()
             return loss
         fns = {"fastnn": fastnn_step, "numpy": lambda: ref.step(x, y)}
@@ -639,7 +639,7 @@ def numpy_attention_fwd_bwd(q, k, v, go, causal, scale):
 
 
 def _register_seq():
-    from . import nn, ops
+    from . import nn, ops, tensor
 
     def make_lstm(size=None):
         steps, batch, n_in, hid = 64, 32, 64, 256
@@ -650,9 +650,12 @@ def _register_seq():
         w_ih, w_hh = m.weight_ih_l0.data, m.weight_hh_l0.data
         b = m.bias_ih_l0.data + m.bias_hh_l0.data
 
+        xt = tensor(x, requires_grad=True)
+
         def fastnn_step():
-            m(x)
-            m.backward(gy)
+            xt.grad = None
+            y, _ = m(xt)
+            y.backward(gy)
         fns = {"fastnn": fastnn_step, "numpy": lambda: numpy_lstm_fwd_bwd(x, w_ih, w_hh, b, gy)}
         torch = torch_or_none()
         if torch is not None:

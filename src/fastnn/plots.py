@@ -2,6 +2,8 @@
 digit at each layer, and the loss curve (matplotlib, an optional dependency)."""
 import numpy as np
 
+from .autograd import no_grad
+
 
 def _pyplot():
     try:
@@ -22,10 +24,11 @@ def cnn_story(run, path):
     digit = run.data.X_test[:1]
     maps = []  # (name, activations of the one digit)
     x = digit
-    for i, layer in enumerate(net):
-        x = layer(x)
-        if x.ndim == 4:
-            maps.append((f"{i}: {type(layer).__name__}", x[0].copy()))
+    with no_grad():
+        for i, layer in enumerate(net):
+            x = layer(x)
+            if x.ndim == 4:
+                maps.append((f"{i}: {type(layer).__name__}", x.numpy()[0].copy()))
     filters = net[0].weight.data[:, 0]  # (16, 3, 3)
     rows = 2 + len(maps)
     fig = plt.figure(figsize=(12, 1.6 * rows + 2.5))

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from . import _random, datasets, nn, optim
+from .autograd import no_grad
 from .io import load, save
 
 MODELS = ("mlp", "cnn", "lstm", "transformer")
@@ -59,13 +60,8 @@ class CharLSTM(nn.Module):
         self.head = nn.Linear(hidden, vocab)
 
     def forward(self, ids, state=None):
-        out, self.state = self.lstm(self.embed(ids), state)
+        out, _ = self.lstm(self.embed(ids), state)
         return self.head(out)
-
-    def backward(self, grad_logits):
-        g = self.lstm.backward(self.head.backward(grad_logits))
-        self.embed.backward(g)
-        return None
 
 
 class CharTransformer(nn.Module):
@@ -88,15 +84,8 @@ class CharTransformer(nn.Module):
         t = ids.shape[1]
         if t > self.context:
             raise ValueError(f"CharTransformer: sequence of {t} is longer than the context {self.context}")
-        x = self.embed(ids) + self.pos.data[:t]
+        x = self.embed(ids) + self.pos[:t]
         return self.head(self.norm(self.blocks(x)))
-
-    def backward(self, grad_logits):
-        g = self.blocks.backward(self.norm.backward(self.head.backward(grad_logits)))
-        t = g.shape[1]
-        self.pos.grad[:t] += g.sum(axis=0)
-        self.embed.backward(g)
-        return None
 
 
 def build(model, vocab=None):
@@ -229,15 +218,14 @@ class Run:
         if self.text:
             v = out.shape[-1]
             loss = self.loss_fn(out.reshape(-1, v), yb.reshape(-1))
-            grad = self.loss_fn.backward().reshape(out.shape)
         else:
             loss = self.loss_fn(out, yb)
-            grad = self.loss_fn.backward()
         self.opt.zero_grad()
-        self.net.backward(grad)
+        loss.backward()
         self.opt.step()
-        return loss
+        return loss.item()
 
+    @no_grad()
     def evaluate(self):
         """Test accuracy (digits) or held-out bits per character (text)."""
         self.net.eval()
@@ -247,10 +235,10 @@ class Run:
             for k in range(0, len(X), 64):
                 out = self.net(X[k:k + 64])
                 v = out.shape[-1]
-                total += nn.CrossEntropyLoss(reduction="sum")(out.reshape(-1, v), Y[k:k + 64].reshape(-1))
+                total += nn.CrossEntropyLoss(reduction="sum")(out.reshape(-1, v), Y[k:k + 64].reshape(-1)).item()
             return total / Y.size / math.log(2)
         d = self.data
-        pred = np.argmax(self.net(d.X_test), axis=1)
+        pred = np.argmax(self.net(d.X_test).data, axis=1)
         return float(np.mean(pred == d.y_test))
 
     @property
@@ -283,6 +271,7 @@ class Run:
         return self.history
 
     # ------------------------------------------------------------ text generation
+    @no_grad()
     def generate(self, prompt="The ", length=200, temperature=0.8):
         if not self.text:
             raise ValueError("generate: only the text models generate")
@@ -294,7 +283,7 @@ class Run:
         out = []
         for _ in range(length):
             ctx = np.array([ids[-SEQ_LEN:]], np.int64)
-            logits = self.net(ctx)[0, -1].astype(np.float64) / temperature
+            logits = self.net(ctx).data[0, -1].astype(np.float64) / temperature
             p = np.exp(logits - logits.max())
             nxt = int(rng.choice(len(p), p=p / p.sum()))
             ids.append(nxt)

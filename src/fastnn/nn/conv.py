@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .. import _C, ops
+from . import functional as F
 from .._random import generator
 from .module import Module, Parameter
 
@@ -45,7 +45,6 @@ class Conv2d(Module):
         rng = generator()
         self.weight = Parameter(rng.uniform(-bound, bound, shape).astype(dtype))
         self.bias = Parameter(rng.uniform(-bound, bound, self.out_channels).astype(dtype)) if bias else None
-        self._x = None
 
     def extra_repr(self):
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}")
@@ -59,42 +58,12 @@ class Conv2d(Module):
             s += ", bias=False"
         return s
 
-    def _geometry(self, x):
-        n, c, h, w = x.shape
+    def forward(self, x):
+        self._check_input(x, ndims=(4,), dtype=self.weight.data.dtype)
+        c = x.shape[1]
         if c != self.in_channels:
             raise self._error(f"expected {self.in_channels} input channels, got input of shape {x.shape}")
-        (r, s), (sh, sw), (ph, pw), (dh, dw) = self.kernel_size, self.stride, self.padding, self.dilation
-        er, es = dh * (r - 1) + 1, dw * (s - 1) + 1
-        if h + 2 * ph < er or w + 2 * pw < es:
-            raise self._error(f"kernel {r}x{s} (dilated {er}x{es}) is larger than the padded input "
-                              f"{h + 2 * ph}x{w + 2 * pw} of input shape {x.shape}")
-        return (n, self.out_channels, (h + 2 * ph - er) // sh + 1, (w + 2 * pw - es) // sw + 1)
-
-    def forward(self, x):
-        x = self._check_input(x, ndims=(4,), dtype=self.weight.data.dtype)
-        shape = self._geometry(x)
-        y = self._buffer("y", shape, x.dtype)
-        if y.size:
-            _C.conv2d_forward(x, self.weight.data, None if self.bias is None else self.bias.data, y,
-                              self.stride, self.padding, self.dilation, self.groups)
-        self._x, self._y = x, y
-        return y
-
-    def backward(self, grad_out):
-        g = self._check_grad(grad_out, getattr(self, "_y", None))
-        x = self._x
-        gx = self._buffer("gx", x.shape, x.dtype)
-        gw = self._buffer("gw", self.weight.data.shape, x.dtype)
-        gb = self._buffer("gb", (self.out_channels,), x.dtype) if self.bias is not None else None
-        if x.shape[0] == 0:
-            gx.fill(0)
-            return gx
-        _C.conv2d_backward(g, x, self.weight.data, gx, gw, gb, self.stride, self.padding, self.dilation,
-                           self.groups)
-        self.weight.grad += gw
-        if self.bias is not None:
-            self.bias.grad += gb
-        return gx
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
 class _Pool2d(Module):
@@ -107,60 +76,24 @@ class _Pool2d(Module):
         if 2 * self.padding[0] > self.kernel_size[0] or 2 * self.padding[1] > self.kernel_size[1]:
             raise ValueError(f"{name}: padding {self.padding} must be at most half of kernel_size "
                              f"{self.kernel_size}")
-        self._x = None
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-    def _out_shape(self, x):
-        n, c, h, w = x.shape
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
-        if h + 2 * ph < kh or w + 2 * pw < kw:
-            raise self._error(f"kernel_size {self.kernel_size} is larger than the padded input "
-                              f"{h + 2 * ph}x{w + 2 * pw} of input shape {x.shape}")
-        return (n, c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+    def _pool(self, fn, x):
+        self._check_input(x, ndims=(4,))
+        return fn(x, self.kernel_size, self.stride, self.padding)
 
 
 class MaxPool2d(_Pool2d):
     """Max pooling (stride defaults to kernel_size); padding never wins."""
 
     def forward(self, x):
-        x = self._check_input(x, ndims=(4,))
-        shape = self._out_shape(x)
-        y = self._buffer("y", shape, x.dtype)
-        self._argmax = self._buffer("argmax", shape, np.int32)
-        if y.size:
-            _C.max_pool2d_forward(x, y, self._argmax, self.kernel_size, self.stride, self.padding)
-        self._x, self._y = x, y
-        return y
-
-    def backward(self, grad_out):
-        g = self._check_grad(grad_out, getattr(self, "_y", None))
-        gx = self._buffer("gx", self._x.shape, g.dtype)
-        if g.size:
-            _C.max_pool2d_backward(g, self._argmax, gx)
-        else:
-            gx.fill(0)
-        return gx
+        return self._pool(F.max_pool2d, x)
 
 
 class AvgPool2d(_Pool2d):
     """Average pooling counting padding as zeros (count_include_pad=True)."""
 
     def forward(self, x):
-        x = self._check_input(x, ndims=(4,))
-        shape = self._out_shape(x)
-        y = self._buffer("y", shape, x.dtype)
-        if y.size:
-            _C.avg_pool2d_forward(x, y, self.kernel_size, self.stride, self.padding)
-        self._x, self._y = x, y
-        return y
-
-    def backward(self, grad_out):
-        g = self._check_grad(grad_out, getattr(self, "_y", None))
-        gx = self._buffer("gx", self._x.shape, g.dtype)
-        if g.size:
-            _C.avg_pool2d_backward(g, gx, self.kernel_size, self.stride, self.padding)
-        else:
-            gx.fill(0)
-        return gx
+        return self._pool(F.avg_pool2d, x)

@@ -3,7 +3,8 @@ import math
 
 import numpy as np
 
-from .. import _random, ops
+from .. import _random
+from . import functional as F
 from .module import Module, Parameter
 
 
@@ -27,31 +28,12 @@ class Linear(Module):
         rng = _random.generator()
         self.weight = Parameter(rng.uniform(-bound, bound, (self.out_features, self.in_features)).astype(dtype))
         self.bias = Parameter(rng.uniform(-bound, bound, self.out_features).astype(dtype)) if bias else None
-        self._x = None
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
-    def forward(self, x):
-        x = self._check_input(x, dtype=self.weight.data.dtype)
-        if x.ndim < 1 or x.shape[-1] != self.in_features:
-            raise self._error(f"expected input with last dimension {self.in_features}, got shape {x.shape}")
-        x2 = x.reshape(-1, self.in_features)
-        y = self._buffer("y", (x2.shape[0], self.out_features), x.dtype)
-        ops.linear(x2, self.weight.data, None if self.bias is None else self.bias.data, out=y)
-        self._x = x
-        return y.reshape(x.shape[:-1] + (self.out_features,))
-
-    def backward(self, grad_out):
-        x = self._x
-        like = None if x is None else np.empty(x.shape[:-1] + (self.out_features,), x.dtype)
-        g = self._check_grad(grad_out, like)
-        g2 = g.reshape(-1, self.out_features)
-        x2 = x.reshape(-1, self.in_features)
-        if g2.shape[0]:
-            ops.matmul(g2, x2, out=self.weight.grad, trans_a=True, beta=1.0)  # dW += g^T x
-            if self.bias is not None:
-                self.bias.grad += g2.sum(axis=0)
-        dx = self._buffer("dx", x2.shape, x.dtype)
-        ops.matmul(g2, self.weight.data, out=dx)
-        return dx.reshape(x.shape)
+    def forward(self, x, activation=None):
+        """x @ weight.T + bias; activation ("relu", "tanh", "sigmoid") fused
+        into the GEMM's epilogue (Sequential passes it for a Linear followed
+        by that activation)."""
+        return F.linear(x, self.weight, self.bias, activation)

@@ -1,44 +1,53 @@
 """Parameter, Module and Sequential: the layer protocol of fastnn.nn.
 
-A Module computes `forward(x)` (also `__call__`) and, from the gradient of
-the loss w.r.t. its output, `backward(grad_out) -> grad_in`, adding each
-parameter's gradient into `param.grad`.  A module keeps what its backward
-needs from the last forward, and reuses its output and gradient arrays from
-call to call (at a fixed input shape no new large arrays are made per step):
-an array a module returns stays valid until that module's next call.
+A Module computes `forward(*inputs)` (also `__call__`) on Tensors or
+ndarrays and returns Tensors; the graph that autograd records from it gives
+the gradients (`loss.backward()`), so a module keeps nothing from one call to
+the next and may be called any number of times before a backward.
 """
 from collections import OrderedDict
 
 import numpy as np
 
+from ..autograd import Tensor
+
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-class Parameter:
-    """A trainable array: `.data`, and `.grad` of the same shape and dtype
-    (zeros until a backward adds to it)."""
-    __slots__ = ("data", "grad")
+class Parameter(Tensor):
+    """A trainable Tensor: requires a grad; `.grad` is None until a backward
+    writes it (and again after `zero_grad()`)."""
+    __slots__ = ()
 
-    def __init__(self, data, dtype=None):
-        data = np.array(data, dtype=dtype if dtype is not None else None, order="C", copy=True)
+    def __init__(self, data, requires_grad=True, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        data = np.array(data, dtype=dtype, order="C", copy=True)
         if data.dtype not in _FLOAT_DTYPES:
-            data = data.astype(np.float32)
-        self.data = data
-        self.grad = np.zeros_like(data)
+            data = data.astype(data.dtype.newbyteorder("=") if data.dtype.kind == "f" and
+                               data.dtype.newbyteorder("=") in _FLOAT_DTYPES else np.float32)
+        super().__init__(data, requires_grad=requires_grad)
 
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def dtype(self):
-        return self.data.dtype
-
-    def zero_grad(self):
-        self.grad.fill(0)
+    def zero_grad(self, set_to_none=True):
+        if set_to_none:
+            self.grad = None
+        elif self.grad is not None:
+            self.grad.fill(0)
 
     def __repr__(self):
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+def _named(e, module):
+    """e with the innermost layer's name in front of its message (once)."""
+    if getattr(e, "_fnn_layer", False):
+        return e
+    try:
+        err = type(e)(f"{module._name()}: {e}")
+    except Exception:
+        return e
+    err._fnn_layer = True
+    return err
 
 
 class Module:
@@ -49,7 +58,6 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
-        object.__setattr__(self, "_scratch", {})
         object.__setattr__(self, "training", True)
 
     # ------------------------------------------------------------ registration
@@ -80,50 +88,36 @@ class Module:
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
-    def backward(self, grad_out):
-        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
-
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
-
-    def _buffer(self, key, shape, dtype):
-        """A scratch array of this module, reused while shape and dtype stay."""
-        a = self._scratch.get(key)
-        if a is None or a.shape != tuple(shape) or a.dtype != dtype:
-            a = np.empty(shape, dtype)
-            self._scratch[key] = a
-        return a
+        try:
+            return self.forward(*args, **kwargs)
+        except (TypeError, ValueError, IndexError) as e:
+            raise _named(e, self) from None
 
     def _error(self, msg, exc=ValueError):
-        return exc(f"{self._name()}: {msg}")
+        e = exc(f"{self._name()}: {msg}")
+        e._fnn_layer = True
+        return e
 
     def _name(self):
         extra = self.extra_repr()
         return f"{type(self).__name__}({extra})"
 
     def _check_input(self, x, *, ndims=None, dtype=None):
-        """x as a C-contiguous float array, or an exception naming this layer."""
-        if not isinstance(x, np.ndarray):
-            raise self._error(f"expected a numpy.ndarray input, got {type(x).__name__}", TypeError)
-        if x.dtype not in _FLOAT_DTYPES:
-            raise self._error(f"input has dtype {x.dtype}; expected float32 or float64", TypeError)
-        if dtype is not None and x.dtype != dtype:
-            raise self._error(f"input has dtype {x.dtype} but the layer's parameters are {dtype}", TypeError)
-        if ndims is not None and x.ndim not in ndims:
+        """x (a Tensor or an ndarray) checked for dtype and rank, or an
+        exception naming this layer; returned as it came."""
+        a = x.data if isinstance(x, Tensor) else x
+        if not isinstance(a, np.ndarray):
+            raise self._error(f"expected a fastnn.Tensor or numpy.ndarray input, got {type(x).__name__}", TypeError)
+        dt = a.dtype if a.dtype.isnative else a.dtype.newbyteorder("=")
+        if dt not in _FLOAT_DTYPES:
+            raise self._error(f"input has dtype {a.dtype}; expected float32 or float64", TypeError)
+        if dtype is not None and dt != dtype:
+            raise self._error(f"input has dtype {a.dtype} but the layer's parameters are {dtype}", TypeError)
+        if ndims is not None and a.ndim not in ndims:
             want = " or ".join(f"{d}-D" for d in ndims)
-            raise self._error(f"expected a {want} input, got shape {x.shape}")
-        return np.ascontiguousarray(x)
-
-    def _check_grad(self, grad_out, like, what="the last forward's output"):
-        if like is None:
-            raise self._error("backward called before forward", RuntimeError)
-        if not isinstance(grad_out, np.ndarray):
-            raise self._error(f"grad_out must be a numpy.ndarray, got {type(grad_out).__name__}", TypeError)
-        if grad_out.shape != like.shape:
-            raise self._error(f"grad_out has shape {grad_out.shape} but {what} has shape {like.shape}")
-        if grad_out.dtype != like.dtype:
-            raise self._error(f"grad_out has dtype {grad_out.dtype} but {what} is {like.dtype}", TypeError)
-        return np.ascontiguousarray(grad_out)
+            raise self._error(f"expected a {want} input, got shape {a.shape}")
+        return x
 
     # ------------------------------------------------------------ modes
     def train(self, mode=True):
@@ -158,9 +152,16 @@ class Module:
                 if b is not None:
                     yield (f"{mname}.{name}" if mname else name), b
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Gradients to None (set_to_none=True, PyTorch's default: the next
+        backward writes them fresh) or to zeros."""
         for p in self.parameters():
-            p.zero_grad()
+            p.zero_grad(set_to_none)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
 
     def to(self, dtype):
         """Convert every parameter and floating buffer to dtype (float32 or float64), in place."""
@@ -170,11 +171,10 @@ class Module:
         for _, m in self.named_modules():
             for p in m._parameters.values():
                 p.data = p.data.astype(dtype)
-                p.grad = p.grad.astype(dtype)
+                p.grad = None if p.grad is None else p.grad.astype(dtype)
             for name, b in list(m._buffers.items()):
                 if b is not None and b.dtype.kind == "f":
                     m._set_buffer(name, b.astype(dtype))
-            m._scratch.clear()
         return self
 
     def double(self):
@@ -259,7 +259,8 @@ class Module:
 
 
 class Sequential(Module):
-    """Modules applied in order; backward runs them in reverse."""
+    """Modules applied in order.  A Linear directly followed by a ReLU, Tanh
+    or Sigmoid runs as one fused GEMM (the activation in its epilogue)."""
 
     def __init__(self, *modules):
         super().__init__()
@@ -281,12 +282,30 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
-    def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
+    def _plan(self):
+        """(module, fused activation or None, skip-next) for each step, cached
+        while the children stay the same."""
+        mods = tuple(self._modules.values())
+        cached = self.__dict__.get("_plan_cache")
+        if cached is not None and cached[0] == mods:
+            return cached[1]
+        from .linear import Linear
+        from .activation import ReLU, Sigmoid, Tanh
+        fusable = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}
+        plan, i = [], 0
+        while i < len(mods):
+            m = mods[i]
+            nxt = mods[i + 1] if i + 1 < len(mods) else None
+            if type(m) is Linear and type(nxt) in fusable:
+                plan.append((m, fusable[type(nxt)]))
+                i += 2
+            else:
+                plan.append((m, None))
+                i += 1
+        object.__setattr__(self, "_plan_cache", (mods, plan))
+        return plan
 
-    def backward(self, grad_out):
-        for m in reversed(list(self._modules.values())):
-            grad_out = m.backward(grad_out)
-        return grad_out
+    def forward(self, x):
+        for m, act in self._plan():
+            x = m(x) if act is None else m.forward(x, activation=act)
+        return x

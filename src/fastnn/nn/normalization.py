@@ -1,7 +1,7 @@
 """BatchNorm1d, BatchNorm2d and LayerNorm on the C normalisation kernels."""
 import numpy as np
 
-from .. import _C
+from . import functional as F
 from .module import Module, Parameter
 
 
@@ -35,7 +35,6 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
-        self._x = None
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
@@ -47,42 +46,21 @@ class _BatchNorm(Module):
         return self.running_mean.dtype if self.track_running_stats else None
 
     def forward(self, x):
-        x = self._check_input(x, ndims=self._ndims, dtype=self._dtype())
-        if x.shape[1] != self.num_features:
-            raise self._error(f"expected {self.num_features} channels in dim 1, got input of shape {x.shape}")
-        n, c = x.shape[0], x.shape[1]
-        s = int(np.prod(x.shape[2:]))
+        self._check_input(x, ndims=self._ndims, dtype=self._dtype())
+        shape = x.shape
+        if shape[1] != self.num_features:
+            raise self._error(f"expected {self.num_features} channels in dim 1, got input of shape {shape}")
         use_batch = self.training or not self.track_running_stats
-        if use_batch and n * s < 2:
-            raise self._error(f"expected more than 1 value per channel when training, got input of shape {x.shape}")
+        if use_batch and shape[0] * int(np.prod(shape[2:])) < 2:
+            raise self._error(f"expected more than 1 value per channel when training, got input of shape {shape}")
         factor = 0.0
         update = self.training and self.track_running_stats
         if update:
             self.num_batches_tracked += 1
             factor = (1.0 / float(self.num_batches_tracked) if self.momentum is None else float(self.momentum))
-        y = self._buffer("y", x.shape, x.dtype)
-        self._mean = self._buffer("mean", (c,), x.dtype)
-        self._rstd = self._buffer("rstd", (c,), x.dtype)
-        _C.batch_norm_forward(x, n, c, s, self.weight.data if self.affine else None,
-                              self.bias.data if self.affine else None, use_batch, factor, self.eps,
-                              self.running_mean if update or not use_batch else None,
-                              self.running_var if update or not use_batch else None, y, self._mean, self._rstd)
-        self._x, self._y, self._batch_stats, self._s = x, y, use_batch, s
-        return y
-
-    def backward(self, grad_out):
-        g = self._check_grad(grad_out, self._x, "the last forward's input")
-        x = self._x
-        n, c, s = x.shape[0], x.shape[1], self._s
-        dx = self._buffer("dx", x.shape, x.dtype)
-        dw = self._buffer("dw", (c,), x.dtype)
-        db = self._buffer("db", (c,), x.dtype)
-        _C.batch_norm_backward(g, x, n, c, s, self.weight.data if self.affine else None, self._mean, self._rstd,
-                               self._batch_stats, dx, dw, db)
-        if self.affine:
-            self.weight.grad += dw
-            self.bias.grad += db
-        return dx
+        stats = update or not use_batch
+        return F.batch_norm(x, self.running_mean if stats else None, self.running_var if stats else None,
+                            self.weight, self.bias, use_batch, factor, self.eps)
 
 
 class BatchNorm1d(_BatchNorm):
@@ -110,50 +88,15 @@ class LayerNorm(Module):
         self.weight = Parameter(np.ones(self.normalized_shape, dtype)) if self.elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, dtype)) if self.elementwise_affine and bias else None
         self._dt = np.dtype(dtype)
-        self._x = None
 
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
-    def _affine(self, p, fill, dtype, key):
-        if p is not None:
-            return p.data.reshape(-1)
-        a = self._buffer(key, (int(np.prod(self.normalized_shape)),), dtype)
-        a.fill(fill)
-        return a
-
     def forward(self, x):
         dtype = self.weight.data.dtype if self.weight is not None else (
             self.bias.data.dtype if self.bias is not None else None)
-        x = self._check_input(x, dtype=dtype)
+        self._check_input(x, dtype=dtype)
         k = len(self.normalized_shape)
-        if x.ndim < k or x.shape[x.ndim - k:] != self.normalized_shape:
+        if x.ndim < k or tuple(x.shape[x.ndim - k:]) != self.normalized_shape:
             raise self._error(f"expected an input whose last dims are {self.normalized_shape}, got shape {x.shape}")
-        cols = int(np.prod(self.normalized_shape))
-        rows = x.size // cols
-        y = self._buffer("y", x.shape, x.dtype)
-        self._mean = self._buffer("mean", (rows,), x.dtype)
-        self._rstd = self._buffer("rstd", (rows,), x.dtype)
-        if rows:
-            _C.layer_norm_forward(x.reshape(rows, cols), self._affine(self.weight, 1, x.dtype, "w1"),
-                                  self._affine(self.bias, 0, x.dtype, "b0"), self.eps, y.reshape(rows, cols),
-                                  self._mean, self._rstd)
-        self._x = x
-        return y
-
-    def backward(self, grad_out):
-        g = self._check_grad(grad_out, self._x, "the last forward's input")
-        x = self._x
-        cols = int(np.prod(self.normalized_shape))
-        rows = x.size // cols
-        dx = self._buffer("dx", x.shape, x.dtype)
-        dw = self._buffer("dw", (cols,), x.dtype)
-        db = self._buffer("db", (cols,), x.dtype)
-        _C.layer_norm_backward(g.reshape(rows, cols), x.reshape(rows, cols),
-                               self._affine(self.weight, 1, x.dtype, "w1"), self._mean, self._rstd,
-                               dx.reshape(rows, cols), dw, db)
-        if self.weight is not None:
-            self.weight.grad += dw.reshape(self.normalized_shape)
-        if self.bias is not None:
-            self.bias.grad += db.reshape(self.normalized_shape)
-        return dx
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)

@@ -10,7 +10,7 @@ import copy
 import numpy as np
 
 from .. import _C
-from ..nn.module import Parameter
+from ..autograd import Tensor
 
 
 class Optimizer:
@@ -28,8 +28,9 @@ class Optimizer:
             g = dict(g)
             ps = list(g["params"])
             for p in ps:
-                if not isinstance(p, Parameter):
-                    raise TypeError(f"{type(self).__name__}: expected fastnn.nn.Parameter, got {type(p).__name__}")
+                if not isinstance(p, Tensor) or not p.requires_grad or p.grad_fn is not None:
+                    raise TypeError(f"{type(self).__name__}: expected fastnn.nn.Parameter (a leaf Tensor that "
+                                    f"requires a grad), got {type(p).__name__}")
                 if id(p) in seen:
                     raise ValueError(f"{type(self).__name__}: a parameter appears in more than one group")
                 seen.add(id(p))
@@ -44,14 +45,23 @@ class Optimizer:
         if g["lr"] < 0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {g['lr']}")
 
-    def zero_grad(self):
+    def zero_grad(self, set_to_none=True):
+        """Gradients to None (PyTorch's default: the next backward writes them
+        fresh, with no pass of zeros) or, with set_to_none=False, to zeros."""
         for g in self.param_groups:
             for p in g["params"]:
-                p.grad.fill(0)
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.fill(0)
 
     def step(self):
+        """One update of every parameter that has a gradient (a parameter
+        whose .grad is None is skipped, as in PyTorch)."""
         for g in self.param_groups:
             for p in g["params"]:
+                if p.grad is None:
+                    continue
                 if p.grad.shape != p.data.shape or p.grad.dtype != p.data.dtype:
                     raise ValueError(f"{type(self).__name__}: a parameter of shape {p.data.shape} has a gradient "
                                      f"of shape {p.grad.shape} and dtype {p.grad.dtype}")

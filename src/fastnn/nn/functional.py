@@ -1,0 +1,974 @@
+"""fastnn.nn.functional: the layers as functions on Tensors (or ndarrays),
+each one graph node over a fused C kernel.
+
+Every function takes Tensors or ndarrays and returns a Tensor.  When grad
+mode is on and an input requires a grad, it records one node whose backward
+computes only the gradients that are needed (no input-gradient GEMM for a
+data batch) and writes a leaf weight's gradient straight into its `.grad`
+(beta=0 into a fresh one after `zero_grad()`, beta=1 onto an existing one).
+Outputs are fresh arrays: a later call never overwrites them.
+"""
+import numpy as np
+
+from .. import _C, ops
+from .._random import generator
+from ..autograd import DONE, Node, Tensor, needs_grad, record, wrap
+
+__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "leaky_relu", "gelu", "sigmoid", "tanh",
+           "softmax", "log_softmax", "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits",
+           "layer_norm", "batch_norm", "dropout", "embedding", "scaled_dot_product_attention"]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+# op codes of fastnn.h (FNN_ACT_*, FNN_ROW_*)
+_RELU, _LEAKY_RELU, _SIGMOID, _TANH, _GELU, _GELU_TANH = range(6)
+_SOFTMAX, _LOG_SOFTMAX = 0, 1
+
+
+# ---------------------------------------------------------------- helpers
+
+def _in(x, op, name="input", dtype=None):
+    """The array of x (a Tensor or an ndarray): float32/float64, native byte
+    order, aligned and C-contiguous (copied only when it is not)."""
+    a = x.data if isinstance(x, Tensor) else x
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{op}: {name} must be a fastnn.Tensor or a numpy.ndarray, got {type(x).__name__}")
+    dt = a.dtype
+    if dt not in _FLOATS:
+        if dt.kind == "f" and dt.newbyteorder("=") in _FLOATS:
+            dt = dt.newbyteorder("=")
+        else:
+            raise TypeError(f"{op}: {name} has dtype {a.dtype}; fastnn computes in float32 or float64")
+    if dtype is not None and dt != dtype:
+        raise TypeError(f"{op}: {name} has dtype {dt} but the weights are {np.dtype(dtype)}")
+    f = a.flags
+    if not (f.c_contiguous and f.aligned) or a.dtype != dt:
+        a = np.require(a, dt, ("C", "A"))
+    return a
+
+
+def _w(p):
+    """The array of a parameter (a Tensor or an ndarray), or None."""
+    if p is None:
+        return None
+    a = p.data if isinstance(p, Tensor) else p
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"expected a Tensor or an ndarray weight, got {type(p).__name__}")
+    if not (a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative):
+        a = np.require(a, a.dtype.newbyteorder("="), ("C", "A"))
+    return a
+
+
+def _t(x):
+    return x if isinstance(x, Tensor) else None
+
+
+def _rg(x):
+    return isinstance(x, Tensor) and x.requires_grad
+
+
+def _leaf(x):
+    """x if it is a leaf Tensor requiring a grad (its gradient can be written in place)."""
+    return x if (isinstance(x, Tensor) and x.requires_grad and x.grad_fn is None) else None
+
+
+def _add_to_leaf(leaf, g):
+    """leaf.grad += g (leaf.grad = g when none yet; g must be an array this node owns)."""
+    if leaf.grad is None:
+        leaf.grad = g
+    else:
+        leaf.grad += g
+    return DONE
+
+
+def _param_grad(p, g):
+    """The gradient of parameter p from g (an array owned by the caller):
+    written into a leaf, or returned for the graph to route."""
+    if g is None:
+        return None
+    if p.grad_fn is None:
+        if p.grad is None:
+            p.grad = g
+        else:
+            p.grad += g
+        return DONE
+    return g
+
+
+def _contig(g):
+    return g if g.flags.c_contiguous else np.ascontiguousarray(g)
+
+
+# ---------------------------------------------------------------- linear
+
+_LINEAR_ACTS = {None: -1, "relu": _RELU, "tanh": _TANH, "sigmoid": _SIGMOID}
+
+
+class LinearBackward(Node):
+    __slots__ = ("x2", "w", "weight", "bias", "y2", "act", "need_x", "xshape")
+    name = "LinearBackward"
+
+    def backward(self, g):
+        out = self.w.shape[0]
+        g2 = _contig(g).reshape(-1, out)
+        if self.act >= 0:
+            d = np.empty_like(g2)
+            _C.act_backward(self.act, g2, self.y2, d, 0.0)
+            g2 = d
+        x2 = self.x2
+        dx = None
+        if self.need_x:
+            dx = np.empty(x2.shape, x2.dtype)
+            if g2.shape[0]:
+                _C.matmul(g2, self.w, dx)
+            else:
+                dx.fill(0)
+            dx = dx.reshape(self.xshape)
+        dw = db = None
+        weight = self.weight
+        if weight is not None and weight.requires_grad:
+            if weight.grad_fn is None:
+                gw = weight.grad
+                if gw is None:
+                    gw = np.empty(self.w.shape, self.w.dtype)
+                    if g2.shape[0]:
+                        _C.matmul(g2, x2, gw, trans_a=True)
+                    else:
+                        gw.fill(0)
+                    weight.grad = gw
+                elif g2.shape[0]:
+                    _C.matmul(g2, x2, gw, trans_a=True, beta=1.0)
+                dw = DONE
+            else:
+                dw = _C.matmul(g2, x2, trans_a=True)
+        bias = self.bias
+        if bias is not None and bias.requires_grad:
+            db = _param_grad(bias, g2.sum(axis=0))
+        return dx, dw, db
+
+    def release(self):
+        self.x2 = self.w = self.y2 = None
+
+
+def linear(input, weight, bias=None, activation=None):
+    """input @ weight.T + bias, weight (out_features, in_features), input
+    (..., in_features).  activation "relu", "tanh" or "sigmoid" is applied
+    in the GEMM's epilogue (and its backward beside the weight GEMM)."""
+    w = _w(weight)
+    x = _in(input, "linear", "input", w.dtype)
+    b = _w(bias)
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"linear: expected input with last dimension {w.shape[1]} (weight {w.shape}), "
+                         f"got shape {x.shape}")
+    if b is not None and (b.shape != (w.shape[0],) or b.dtype != w.dtype):
+        raise ValueError(f"linear: bias has shape {b.shape} and dtype {b.dtype}; expected ({w.shape[0]},) "
+                         f"and {w.dtype} for weight {w.shape}")
+    act = _LINEAR_ACTS.get(activation, -2)
+    if act == -2:
+        raise ValueError(f"linear: unknown activation {activation!r}; choose one of {list(_LINEAR_ACTS)}")
+    n = w.shape[0]
+    x2 = x.reshape(-1, x.shape[-1])
+    y2 = np.empty((x2.shape[0], n), x.dtype)
+    if y2.size:
+        _C.linear(x2, w, b, y2, act, 0.0)
+    y = y2.reshape(x.shape[:-1] + (n,))
+    if not needs_grad(input, weight, bias):
+        return wrap(y)
+    node = LinearBackward()
+    node.x2, node.w, node.act, node.y2 = x2, w, act, (y2 if act >= 0 else None)
+    node.weight = weight if isinstance(weight, Tensor) else None
+    node.bias = bias if isinstance(bias, Tensor) else None
+    node.need_x = _rg(input)
+    node.xshape = x.shape
+    return record(node, (_t(input), node.weight, node.bias), y)
+
+
+# ---------------------------------------------------------------- activations
+
+class ActBackward(Node):
+    __slots__ = ("op", "saved", "alpha")
+
+    @property
+    def name(self):
+        return ("ReluBackward", "LeakyReluBackward", "SigmoidBackward", "TanhBackward", "GeluBackward",
+                "GeluBackward")[self.op]
+
+    def backward(self, g):
+        g = _contig(g)
+        dx = np.empty_like(g)
+        _C.act_backward(self.op, g, self.saved, dx, self.alpha)
+        return (dx,)
+
+    def release(self):
+        self.saved = None
+
+
+def _act(op, x, alpha, save_output, name):
+    a = _in(x, name)
+    y = np.empty_like(a)
+    _C.act_forward(op, a, y, alpha)
+    if not needs_grad(x):
+        return wrap(y)
+    node = ActBackward()
+    node.op, node.saved, node.alpha = op, (y if save_output else a), alpha
+    return record(node, (x,), y)
+
+
+def relu(input):
+    """max(x, 0)."""
+    return _act(_RELU, input, 0.0, False, "relu")
+
+
+def leaky_relu(input, negative_slope=0.01):
+    return _act(_LEAKY_RELU, input, float(negative_slope), False, "leaky_relu")
+
+
+def sigmoid(input):
+    return _act(_SIGMOID, input, 0.0, True, "sigmoid")
+
+
+def tanh(input):
+    return _act(_TANH, input, 0.0, True, "tanh")
+
+
+def gelu(input, approximate="none"):
+    """GELU: the exact erf form, or approximate="tanh"."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return _act(_GELU if approximate == "none" else _GELU_TANH, input, 0.0, False, "gelu")
+
+
+class RowBackward(Node):
+    __slots__ = ("op", "y", "axis")
+
+    @property
+    def name(self):
+        return "SoftmaxBackward" if self.op == _SOFTMAX else "LogSoftmaxBackward"
+
+    def backward(self, g):
+        y = self.y
+        if self.axis == y.ndim - 1:
+            g = _contig(g)
+            dx = np.empty_like(g)
+            _C.row_backward(self.op, g, y, dx, y.shape[-1])
+            return (dx,)
+        if self.op == _SOFTMAX:
+            return (ops.softmax_backward(g, y, axis=self.axis),)
+        return (ops.log_softmax_backward(g, y, axis=self.axis),)
+
+    def release(self):
+        self.y = None
+
+
+def _row(op, x, dim, name):
+    a = _in(x, name)
+    nd = a.ndim
+    if not -max(nd, 1) <= dim < max(nd, 1):
+        raise ValueError(f"{name}: dim {dim} is out of range for an input of shape {a.shape}")
+    axis = dim % max(nd, 1)
+    if nd and axis == nd - 1 and a.size:
+        y = np.empty_like(a)
+        _C.row_forward(op, a, y, a.shape[-1])
+    elif op == _SOFTMAX:
+        y = ops.softmax(a, axis=axis)
+    else:
+        y = ops.log_softmax(a, axis=axis)
+    if not needs_grad(x):
+        return wrap(y)
+    node = RowBackward()
+    node.op, node.y, node.axis = op, y, axis
+    return record(node, (x,), y)
+
+
+def softmax(input, dim=-1):
+    return _row(_SOFTMAX, input, -1 if dim is None else dim, "softmax")
+
+
+def log_softmax(input, dim=-1):
+    return _row(_LOG_SOFTMAX, input, -1 if dim is None else dim, "log_softmax")
+
+
+# ---------------------------------------------------------------- losses
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduction(reduction, name):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
+class LossBackward(Node):
+    """The gradient of a fused loss, computed in its forward: scaled by the
+    incoming gradient (a scalar, or one value per row for reduction='none')."""
+    __slots__ = ("grad", "per_row", "name")
+
+    def backward(self, g):
+        if self.per_row:
+            shape = (-1,) + (1,) * (self.grad.ndim - 1)
+            return (self.grad * g.reshape(shape),)
+        s = g.item() if g.ndim else g[()]
+        if s == 1:
+            return (self.grad,)
+        return (self.grad * self.grad.dtype.type(s),)
+
+    def release(self):
+        self.grad = None
+
+
+def _loss_out(x, value, grad, reduction, name, keep=None):
+    """The loss Tensor: a 0-d array of x's dtype (or per-element values for 'none')."""
+    if reduction == "none":
+        out = np.asarray(value, x.dtype)
+    else:
+        out = np.array(value, x.dtype)
+    if not needs_grad(keep):
+        return wrap(out)
+    node = LossBackward()
+    node.grad, node.per_row, node.name = grad, reduction == "none", name
+    return record(node, (keep,), out)
+
+
+def cross_entropy(input, target, reduction="mean"):
+    """Fused log-softmax + negative log-likelihood of logits (N, C) (its
+    gradient is computed in the same pass); target class indices (N,) of any
+    integer dtype, or class probabilities (N, C)."""
+    name = "cross_entropy"
+    _reduction(reduction, name)
+    x = _in(input, name)
+    if x.ndim != 2:
+        raise ValueError(f"{name}: input must be 2-D (N, C), got shape {x.shape}")
+    rows, classes = x.shape
+    t = target.data if isinstance(target, Tensor) else target
+    grad = np.empty_like(x)
+    row_loss = np.empty(rows, np.float64)
+    if ops.is_class_index_target(t):
+        ti = ops.class_indices(t, rows, classes, name)
+        loss = _C.cross_entropy_index(x, ti, grad, reduction, row_loss)
+    elif isinstance(t, np.ndarray) and t.dtype.kind == "f":
+        if t.shape != x.shape:
+            raise ValueError(f"{name}: probability target has shape {t.shape} but input has shape {x.shape}; "
+                             f"class-index targets must be an integer array of shape ({rows},)")
+        tp = np.require(t, x.dtype, ("C", "A"))
+        loss = _C.cross_entropy_prob(x, tp, grad, reduction, row_loss)
+    else:
+        what = type(t).__name__ if not isinstance(t, np.ndarray) else f"dtype {t.dtype}"
+        raise TypeError(f"{name}: target must be integer class indices or float probabilities, got {what}")
+    value = row_loss if reduction == "none" else loss
+    return _loss_out(x, value, grad, reduction, "CrossEntropyBackward", _t(input))
+
+
+def _pred_target(input, target, name):
+    x = _in(input, name)
+    t = target.data if isinstance(target, Tensor) else target
+    if not isinstance(t, np.ndarray):
+        raise TypeError(f"{name}: target must be a Tensor or numpy.ndarray, got {type(target).__name__}")
+    if t.shape != x.shape:
+        raise ValueError(f"{name}: target has shape {t.shape} but input has shape {x.shape}")
+    if t.dtype.kind not in "fiub":
+        raise TypeError(f"{name}: target has dtype {t.dtype}")
+    return x, np.require(t, x.dtype, ("C", "A"))
+
+
+def _target_tensor(target):
+    return target if _rg(target) else None
+
+
+class MSEBackward(Node):
+    __slots__ = ("diff", "scale", "ng")
+    name = "MseLossBackward"
+
+    def backward(self, g):
+        gx = self.diff * (g * self.diff.dtype.type(self.scale))
+        return gx, (-gx if self.ng else None)
+
+    def release(self):
+        self.diff = None
+
+
+def mse_loss(input, target, reduction="mean"):
+    """mean (or sum, or per element) of (input - target)^2."""
+    name = "mse_loss"
+    _reduction(reduction, name)
+    x, t = _pred_target(input, target, name)
+    diff = x - t
+    sq = diff * diff
+    if reduction == "none":
+        out = sq
+        scale = 2.0
+    else:
+        total = np.sum(sq, dtype=np.float64)
+        out = np.array(total / x.size if reduction == "mean" and x.size else total, x.dtype)
+        scale = 2.0 / x.size if reduction == "mean" and x.size else 2.0
+    tt = _target_tensor(target)
+    if not needs_grad(input, tt):
+        return wrap(out)
+    node = MSEBackward()
+    node.diff, node.scale, node.ng = diff, scale, tt is not None
+    return record(node, (_t(input), tt), out)
+
+
+class BCEBackward(Node):
+    __slots__ = ("grad", "per_elem")
+    name = "BinaryCrossEntropyWithLogitsBackward"
+
+    def backward(self, g):
+        return (self.grad * (g if self.per_elem else self.grad.dtype.type(g.item())),)
+
+    def release(self):
+        self.grad = None
+
+
+def binary_cross_entropy_with_logits(input, target, reduction="mean", pos_weight=None):
+    """Binary cross-entropy on logits in the stable form
+    max(x, 0) - x t + log1p(exp(-|x|)); gradient sigmoid(x) - t."""
+    name = "binary_cross_entropy_with_logits"
+    _reduction(reduction, name)
+    if pos_weight is not None:
+        raise NotImplementedError(f"{name}: pos_weight is not supported")
+    x, t = _pred_target(input, target, name)
+    tmp = np.log1p(np.exp(-np.abs(x)))
+    loss = np.maximum(x, 0) - x * t + tmp
+    grad = np.empty_like(x)
+    _C.act_forward(_SIGMOID, x, grad, 0.0)
+    grad -= t
+    if reduction == "none":
+        out = loss
+    else:
+        total = np.sum(loss, dtype=np.float64)
+        out = np.array(total / x.size if reduction == "mean" and x.size else total, x.dtype)
+        if reduction == "mean" and x.size:
+            grad *= x.dtype.type(1.0 / x.size)
+    if not needs_grad(input):
+        return wrap(out)
+    node = BCEBackward()
+    node.grad, node.per_elem = grad, reduction == "none"
+    return record(node, (_t(input),), out)
+
+
+# ---------------------------------------------------------------- normalisation
+
+class LayerNormBackward(Node):
+    __slots__ = ("x2", "w1", "mean", "rstd", "weight", "bias", "shape", "need_x")
+    name = "LayerNormBackward"
+
+    def backward(self, g):
+        x2 = self.x2
+        rows, cols = x2.shape
+        g2 = _contig(g).reshape(rows, cols)
+        dx = np.empty_like(x2)
+        dw = np.empty(cols, x2.dtype)
+        db = np.empty(cols, x2.dtype)
+        if rows:
+            _C.layer_norm_backward(g2, x2, self.w1, self.mean, self.rstd, dx, dw, db)
+        else:
+            dw.fill(0)
+            db.fill(0)
+        w, b = self.weight, self.bias
+        gw = _param_grad(w, dw.reshape(w.shape)) if w is not None and w.requires_grad else None
+        gb = _param_grad(b, db.reshape(b.shape)) if b is not None and b.requires_grad else None
+        return (dx.reshape(self.shape) if self.need_x else None), gw, gb
+
+    def release(self):
+        self.x2 = self.mean = self.rstd = self.w1 = None
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalises over the trailing normalized_shape dims."""
+    name = "layer_norm"
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(normalized_shape)
+    wa, ba = _w(weight), _w(bias)
+    dtype = wa.dtype if wa is not None else (ba.dtype if ba is not None else None)
+    x = _in(input, name, "input", dtype)
+    k = len(normalized_shape)
+    if x.ndim < k or x.shape[x.ndim - k:] != normalized_shape:
+        raise ValueError(f"{name}: expected an input whose last dims are {normalized_shape}, got shape {x.shape}")
+    cols = int(np.prod(normalized_shape))
+    rows = x.size // cols if cols else 0
+    w1 = wa.reshape(-1) if wa is not None else np.ones(cols, x.dtype)
+    b0 = ba.reshape(-1) if ba is not None else np.zeros(cols, x.dtype)
+    x2 = x.reshape(rows, cols)
+    y = np.empty_like(x)
+    mean = np.empty(rows, x.dtype)
+    rstd = np.empty(rows, x.dtype)
+    if rows:
+        _C.layer_norm_forward(x2, w1, b0, float(eps), y.reshape(rows, cols), mean, rstd)
+    if not needs_grad(input, weight, bias):
+        return wrap(y)
+    node = LayerNormBackward()
+    node.x2, node.w1, node.mean, node.rstd = x2, w1, mean, rstd
+    node.weight, node.bias = _t(weight), _t(bias)
+    node.shape, node.need_x = x.shape, _rg(input)
+    return record(node, (_t(input), node.weight, node.bias), y)
+
+
+class BatchNormBackward(Node):
+    __slots__ = ("x", "wa", "mean", "rstd", "batch", "weight", "bias", "need_x")
+    name = "BatchNormBackward"
+
+    def backward(self, g):
+        x = self.x
+        n, c = x.shape[0], x.shape[1]
+        s = x.size // (n * c) if n * c else 0
+        g = _contig(g)
+        dx = np.empty_like(x)
+        dw = np.empty(c, x.dtype)
+        db = np.empty(c, x.dtype)
+        _C.batch_norm_backward(g, x, n, c, s, self.wa, self.mean, self.rstd, self.batch, dx, dw, db)
+        w, b = self.weight, self.bias
+        gw = _param_grad(w, dw) if w is not None and w.requires_grad else None
+        gb = _param_grad(b, db) if b is not None and b.requires_grad else None
+        return (dx if self.need_x else None), gw, gb
+
+    def release(self):
+        self.x = self.mean = self.rstd = self.wa = None
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Batch norm over channel axis 1.  training=True normalises with the
+    batch statistics and (when given) updates running_mean / running_var in
+    place with factor momentum; otherwise it uses the running statistics."""
+    name = "batch_norm"
+    wa, ba = _w(weight), _w(bias)
+    dtype = wa.dtype if wa is not None else (running_mean.dtype if running_mean is not None else None)
+    x = _in(input, name, "input", dtype)
+    if x.ndim < 2:
+        raise ValueError(f"{name}: expected an input of at least 2 dims (N, C, ...), got shape {x.shape}")
+    n, c = x.shape[0], x.shape[1]
+    s = int(np.prod(x.shape[2:]))
+    if training and n * s < 2:
+        raise ValueError(f"{name}: expected more than 1 value per channel when training, got input of shape "
+                         f"{x.shape}")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError(f"{name}: eval mode needs running_mean and running_var")
+    y = np.empty_like(x)
+    mean = np.empty(c, x.dtype)
+    rstd = np.empty(c, x.dtype)
+    _C.batch_norm_forward(x, n, c, s, wa, ba, bool(training), float(momentum), float(eps), running_mean,
+                          running_var, y, mean, rstd)
+    if not needs_grad(input, weight, bias):
+        return wrap(y)
+    node = BatchNormBackward()
+    node.x, node.wa, node.mean, node.rstd, node.batch = x, wa, mean, rstd, bool(training)
+    node.weight, node.bias, node.need_x = _t(weight), _t(bias), _rg(input)
+    return record(node, (_t(input), node.weight, node.bias), y)
+
+
+# ---------------------------------------------------------------- dropout
+
+class MaskBackward(Node):
+    __slots__ = ("mask",)
+    name = "DropoutBackward"
+
+    def backward(self, g):
+        return (g * self.mask,)
+
+    def release(self):
+        self.mask = None
+
+
+def dropout(input, p=0.5, training=True):
+    """Inverted dropout: in training, zero each element with probability p and
+    scale the rest by 1 / (1 - p); identity otherwise.  Masks come from
+    fastnn's generator (fastnn.manual_seed)."""
+    p = float(p)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input if isinstance(input, Tensor) else wrap(_in(input, "dropout"))
+    x = _in(input, "dropout")
+    mask = np.empty_like(x)
+    generator().random(out=mask, dtype=x.dtype)
+    keep = mask >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    np.multiply(keep, x.dtype.type(scale), out=mask)
+    y = x * mask
+    if not needs_grad(input):
+        return wrap(y)
+    node = MaskBackward()
+    node.mask = mask
+    return record(node, (input,), y)
+
+
+# ---------------------------------------------------------------- embedding
+
+class EmbeddingBackward(Node):
+    __slots__ = ("idx", "weight", "padding_idx")
+    name = "EmbeddingBackward"
+
+    def backward(self, g):
+        w = self.weight
+        dim = w.data.shape[1]
+        g2 = _contig(g).reshape(-1, dim)
+        if w.grad_fn is None:
+            if w.grad is None:
+                w.grad = np.zeros(w.data.shape, w.data.dtype)
+            _C.embedding_backward(self.idx.reshape(-1), g2, self.padding_idx, w.grad)
+            return (DONE,)
+        gw = np.zeros(w.data.shape, w.data.dtype)
+        _C.embedding_backward(self.idx.reshape(-1), g2, self.padding_idx, gw)
+        return (gw,)
+
+    def release(self):
+        self.idx = None
+
+
+def embedding(input, weight, padding_idx=None):
+    """weight[input] for integer indices of any shape -> input.shape + (dim,);
+    padding_idx's row gets no gradient."""
+    idx_raw = input.data if isinstance(input, Tensor) else input
+    w = _w(weight)
+    if w.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, dim), got shape {w.shape}")
+    idx = ops.embedding_indices(idx_raw, w.shape[0], "embedding")
+    out = np.empty(idx.shape + (w.shape[1],), w.dtype)
+    if out.size:
+        _C.embedding_forward(idx.reshape(-1), w, out.reshape(-1, w.shape[1]))
+    if not needs_grad(weight):
+        return wrap(out)
+    node = EmbeddingBackward()
+    node.idx, node.weight = idx, weight
+    node.padding_idx = -1 if padding_idx is None else int(padding_idx) % w.shape[0]
+    return record(node, (weight,), out)
+
+
+# ---------------------------------------------------------------- convolution and pooling
+
+class Conv2dBackward(Node):
+    __slots__ = ("x", "w", "weight", "bias", "geom", "need_x")
+    name = "ConvolutionBackward"
+
+    def backward(self, g):
+        x, w = self.x, self.w
+        stride, padding, dilation, groups = self.geom
+        g = _contig(g)
+        weight, bias = self.weight, self.bias
+        need_w = weight is not None and weight.requires_grad
+        need_b = bias is not None and bias.requires_grad
+        gx = np.empty_like(x) if self.need_x else None
+        gw = np.empty_like(w) if need_w else None
+        gb = np.empty(w.shape[0], w.dtype) if need_b else None
+        if x.shape[0] == 0 or g.size == 0:
+            for a in (gx, gw, gb):
+                if a is not None:
+                    a.fill(0)
+        else:
+            # the weight gradient straight into a fresh leaf .grad (no copy)
+            if need_w and weight.grad_fn is None and weight.grad is None:
+                weight.grad = gw
+                need_w = None
+            if need_b and bias.grad_fn is None and bias.grad is None:
+                bias.grad = gb
+                need_b = None
+            _C.conv2d_backward(g, x, w, gx, gw, gb, stride, padding, dilation, groups)
+        rw = DONE if need_w is None else (_param_grad(weight, gw) if need_w else None)
+        rb = DONE if need_b is None else (_param_grad(bias, gb) if need_b else None)
+        return gx, rw, rb
+
+    def release(self):
+        self.x = self.w = None
+
+
+def _pair(v, op, name, minimum):
+    return ops._pair(v, op, name, minimum)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution over NCHW input, weight (K, C/groups, kH, kW)."""
+    name = "conv2d"
+    w = _w(weight)
+    x = _in(input, name, "input", w.dtype)
+    b = _w(bias)
+    x, w, stride, padding, dilation, groups, shape = ops._conv_check(x, w, stride, padding, dilation, groups, name)
+    if b is not None and b.shape != (w.shape[0],):
+        raise ValueError(f"{name}: bias has shape {b.shape}; expected ({w.shape[0]},)")
+    y = np.empty(shape, x.dtype)
+    if y.size:
+        _C.conv2d_forward(x, w, b, y, stride, padding, dilation, int(groups))
+    if not needs_grad(input, weight, bias):
+        return wrap(y)
+    node = Conv2dBackward()
+    node.x, node.w, node.geom = x, w, (stride, padding, dilation, int(groups))
+    node.weight, node.bias, node.need_x = _t(weight), _t(bias), _rg(input)
+    return record(node, (_t(input), node.weight, node.bias), y)
+
+
+def _pool_geom(x, kernel_size, stride, padding, name):
+    kernel = _pair(kernel_size, name, "kernel_size", 1)
+    stride = kernel if stride is None else _pair(stride, name, "stride", 1)
+    padding = _pair(padding, name, "padding", 0)
+    if 2 * padding[0] > kernel[0] or 2 * padding[1] > kernel[1]:
+        raise ValueError(f"{name}: padding {padding} must be at most half of kernel_size {kernel}")
+    if x.ndim != 4:
+        raise ValueError(f"{name}: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+    n, c, h, w = x.shape
+    if h + 2 * padding[0] < kernel[0] or w + 2 * padding[1] < kernel[1]:
+        raise ValueError(f"{name}: kernel_size {kernel} is larger than the padded input "
+                         f"{h + 2 * padding[0]}x{w + 2 * padding[1]} of input shape {x.shape}")
+    shape = (n, c, (h + 2 * padding[0] - kernel[0]) // stride[0] + 1, (w + 2 * padding[1] - kernel[1]) // stride[1] + 1)
+    return kernel, stride, padding, shape
+
+
+class MaxPoolBackward(Node):
+    __slots__ = ("argmax", "xshape", "dtype")
+    name = "MaxPool2DBackward"
+
+    def backward(self, g):
+        gx = np.empty(self.xshape, self.dtype)
+        if g.size:
+            _C.max_pool2d_backward(_contig(g), self.argmax, gx)
+        else:
+            gx.fill(0)
+        return (gx,)
+
+    def release(self):
+        self.argmax = None
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0):
+    """Max pooling (stride defaults to kernel_size); padding never wins."""
+    x = _in(input, "max_pool2d")
+    kernel, stride, padding, shape = _pool_geom(x, kernel_size, stride, padding, "max_pool2d")
+    y = np.empty(shape, x.dtype)
+    argmax = np.empty(shape, np.int32)
+    if y.size:
+        _C.max_pool2d_forward(x, y, argmax, kernel, stride, padding)
+    if not needs_grad(input):
+        return wrap(y)
+    node = MaxPoolBackward()
+    node.argmax, node.xshape, node.dtype = argmax, x.shape, x.dtype
+    return record(node, (input,), y)
+
+
+class AvgPoolBackward(Node):
+    __slots__ = ("geom", "xshape", "dtype")
+    name = "AvgPool2DBackward"
+
+    def backward(self, g):
+        gx = np.empty(self.xshape, self.dtype)
+        if g.size:
+            _C.avg_pool2d_backward(_contig(g), gx, *self.geom)
+        else:
+            gx.fill(0)
+        return (gx,)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0):
+    """Average pooling, padding counted as zeros (count_include_pad=True)."""
+    x = _in(input, "avg_pool2d")
+    kernel, stride, padding, shape = _pool_geom(x, kernel_size, stride, padding, "avg_pool2d")
+    y = np.empty(shape, x.dtype)
+    if y.size:
+        _C.avg_pool2d_forward(x, y, kernel, stride, padding)
+    if not needs_grad(input):
+        return wrap(y)
+    node = AvgPoolBackward()
+    node.geom, node.xshape, node.dtype = (kernel, stride, padding), x.shape, x.dtype
+    return record(node, (input,), y)
+
+
+# ---------------------------------------------------------------- attention
+
+class AttentionBackward(Node):
+    __slots__ = ("q", "k", "v", "o", "lse", "scale", "causal")
+    name = "ScaledDotProductAttentionBackward"
+
+    def backward(self, g):
+        q, k, v = self.q, self.k, self.v
+        b, h, sq, d = q.shape
+        sk = k.shape[2]
+        g = _contig(g)
+        dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+        _C.attention_backward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d),
+                              self.o.reshape(b * h, sq, d), g.reshape(b * h, sq, d), self.lse.reshape(b * h, sq),
+                              self.scale, self.causal, dq.reshape(b * h, sq, d), dk.reshape(b * h, sk, d),
+                              dv.reshape(b * h, sk, d))
+        return dq, dk, dv
+
+    def release(self):
+        self.q = self.k = self.v = self.o = self.lse = None
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """softmax(scale q k^T [causal mask]) v for q (B, H, Sq, D) and k, v
+    (B, H, Sk, D), computed block by block with an online softmax: no
+    Sq x Sk array is formed.  scale defaults to 1/sqrt(D); is_causal hides
+    key j from query i when j > i."""
+    name = "scaled_dot_product_attention"
+    if attn_mask is not None:
+        raise NotImplementedError(f"{name}: attn_mask is not supported by the fused kernel; use is_causal")
+    if dropout_p:
+        raise NotImplementedError(f"{name}: attention dropout is not supported")
+    q = _in(query, name, "query")
+    k = _in(key, name, "key", q.dtype)
+    v = _in(value, name, "value", q.dtype)
+    if q.ndim != 4 or k.ndim != 4 or v.ndim != 4:
+        raise ValueError(f"{name}: query, key and value must be 4-D (B, H, S, D), got shapes {q.shape}, "
+                         f"{k.shape}, {v.shape}")
+    b, h, sq, d = q.shape
+    sk = k.shape[2]
+    if k.shape != (b, h, sk, d) or v.shape != k.shape:
+        raise ValueError(f"{name}: key {k.shape} and value {v.shape} must be (B, H, Sk, D) matching query "
+                         f"{q.shape}")
+    sc = ops._attn_scale(scale, d, name)
+    o = np.empty_like(q)
+    lse = np.empty((b, h, sq), q.dtype)
+    _C.attention_forward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d), sc,
+                         bool(is_causal), o.reshape(b * h, sq, d), lse.reshape(b * h, sq))
+    if not needs_grad(query, key, value):
+        return wrap(o)
+    node = AttentionBackward()
+    node.q, node.k, node.v, node.o, node.lse, node.scale, node.causal = q, k, v, o, lse, sc, bool(is_causal)
+    return record(node, (_t(query), _t(key), _t(value)), o)
+
+
+class SplitHeadsBackward(Node):
+    __slots__ = ("shape", "heads", "parts")
+    name = "SplitHeadsBackward"
+
+    def backward(self, grads):
+        n, l, pe = self.shape
+        h, parts = self.heads, self.parts
+        if parts == 1:
+            grads = (grads,)
+        d = pe // parts // h
+        out = np.empty(self.shape, grads[0].dtype if grads[0] is not None else
+                       next(g for g in grads if g is not None).dtype)
+        o5 = out.reshape(n, l, parts, h, d)
+        for i, g in enumerate(grads):
+            if g is None:
+                o5[:, :, i] = 0
+            else:
+                o5[:, :, i] = g.transpose(0, 2, 1, 3)
+        return (out,)
+
+
+def split_heads(x, num_heads, parts=1):
+    """(N, L, parts * H * D) -> parts arrays (N, H, L, D), contiguous (one
+    tuple for parts > 1)."""
+    a = _in(x, "split_heads")
+    n, l, pe = a.shape
+    d = pe // parts // num_heads
+    a5 = a.reshape(n, l, parts, num_heads, d)
+    outs = tuple(np.ascontiguousarray(a5[:, :, i].transpose(0, 2, 1, 3)) for i in range(parts))
+    if not needs_grad(x):
+        res = tuple(wrap(o) for o in outs)
+        return res if parts > 1 else res[0]
+    node = SplitHeadsBackward()
+    node.shape, node.heads, node.parts = a.shape, num_heads, parts
+    res = record(node, (x,), outs)
+    return res if parts > 1 else res[0]
+
+
+class MergeHeadsBackward(Node):
+    __slots__ = ("heads",)
+    name = "MergeHeadsBackward"
+
+    def backward(self, g):
+        n, l, e = g.shape
+        h = self.heads
+        return (np.ascontiguousarray(g.reshape(n, l, h, e // h).transpose(0, 2, 1, 3)),)
+
+
+def merge_heads(x):
+    """(N, H, L, D) -> (N, L, H * D), contiguous."""
+    a = _in(x, "merge_heads")
+    n, h, l, d = a.shape
+    out = np.ascontiguousarray(a.transpose(0, 2, 1, 3)).reshape(n, l, h * d)
+    if not needs_grad(x):
+        return wrap(out)
+    node = MergeHeadsBackward()
+    node.heads = h
+    return record(node, (x,), out)
+
+
+# ---------------------------------------------------------------- recurrent layers
+
+class RNNLayerBackward(Node):
+    __slots__ = ("mode", "x", "w_ih", "w_hh", "h0", "c0", "y", "cells", "gates", "params", "need_x", "need_h0",
+                 "need_c0")
+    name = "RNNLayerBackward"
+
+    def backward(self, grads):
+        gy, ghn, gcn = grads
+        x, y = self.x, self.y
+        steps, n, _ = x.shape
+        hid = self.w_hh.shape[1]
+        dtype = x.dtype
+        gy = None if gy is None else _contig(gy)
+        ghn = None if ghn is None else _contig(ghn)
+        gcn = None if gcn is None else _contig(gcn)
+        gx = np.empty_like(x)
+        w_ih, w_hh, b_ih, b_hh = self.params
+        targets = []
+        for p in (w_ih, w_hh, b_ih, b_hh):
+            if p is None or not p.requires_grad:
+                targets.append(None)
+            elif p.grad_fn is None and p.grad is not None:
+                targets.append(p.grad)  # the kernel adds into it
+            else:
+                targets.append(np.zeros(p.data.shape, dtype))
+        # the kernel needs somewhere to put the weight gradients even when none is wanted
+        gwi = targets[0] if targets[0] is not None else np.zeros(self.w_ih.shape, dtype)
+        gwh = targets[1] if targets[1] is not None else np.zeros(self.w_hh.shape, dtype)
+        gh0 = np.empty((n, hid), dtype)
+        gc0 = np.empty((n, hid), dtype) if self.mode == 1 else None
+        if steps:
+            _C.rnn_layer_backward(self.mode, x, self.w_ih, self.w_hh, self.h0, self.c0, y, self.cells, self.gates,
+                                  gy, ghn, gcn, gx, gwi, gwh, targets[2], targets[3], gh0, gc0)
+        else:
+            gx.fill(0)
+            gh0[...] = 0 if ghn is None else ghn
+            if gc0 is not None:
+                gc0[...] = 0 if gcn is None else gcn
+        res = []
+        for p, t in zip(self.params, (targets[0], targets[1], targets[2], targets[3])):
+            if t is None:
+                res.append(None)
+            elif p.grad_fn is None and p.grad is t:
+                res.append(DONE)
+            else:
+                res.append(_param_grad(p, t))
+        return ((gx if self.need_x else None), (gh0 if self.need_h0 else None),
+                (gc0 if self.need_c0 else None), *res)
+
+    def release(self):
+        self.x = self.y = self.cells = self.gates = self.h0 = self.c0 = self.w_ih = self.w_hh = None
+
+
+def rnn_layer(mode, input, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None):
+    """One recurrent layer over a time-major sequence (steps, batch, in), one
+    node: mode 0 tanh RNN, 1 LSTM, 2 GRU (PyTorch's gate orders).
+    Returns (y (steps, batch, hid), h_n, c_n (LSTM; else None))."""
+    name = ("rnn", "lstm", "gru")[mode]
+    wi, wh = _w(w_ih), _w(w_hh)
+    x = _in(input, name, "input", wi.dtype)
+    bi, bh = _w(b_ih), _w(b_hh)
+    h0a = None if h0 is None else _in(h0, name, "h0", wi.dtype)
+    c0a = None if c0 is None else _in(c0, name, "c0", wi.dtype)
+    steps, n, _ = x.shape
+    hid = wh.shape[1]
+    y = np.empty((steps, n, hid), x.dtype)
+    cells = np.empty((steps, n, hid), x.dtype) if mode == 1 else None
+    gates = np.empty((steps, n, 4 * hid), x.dtype) if mode != 0 else None
+    if steps:
+        _C.rnn_layer_forward(mode, x, wi, wh, bi, bh, h0a, c0a, y, cells, gates)
+        h_n = y[-1].copy()
+        c_n = cells[-1].copy() if mode == 1 else None
+    else:
+        h_n = h0a.copy() if h0a is not None else np.zeros((n, hid), x.dtype)
+        c_n = (c0a.copy() if c0a is not None else np.zeros((n, hid), x.dtype)) if mode == 1 else None
+    if not needs_grad(input, w_ih, w_hh, b_ih, b_hh, h0, c0):
+        return wrap(y), wrap(h_n), (wrap(c_n) if c_n is not None else None)
+    node = RNNLayerBackward()
+    node.mode, node.x, node.w_ih, node.w_hh, node.h0, node.c0 = mode, x, wi, wh, h0a, c0a
+    node.y, node.cells, node.gates = y, cells, gates
+    node.params = (_t(w_ih), _t(w_hh), _t(b_ih), _t(b_hh))
+    node.need_x, node.need_h0, node.need_c0 = _rg(input), _rg(h0), _rg(c0)
+    outs = record(node, (_t(input), _t(h0), _t(c0)) + node.params,
+                  (y, h_n, c_n if c_n is not None else np.zeros((0,), x.dtype)))
+    return outs[0], outs[1], (outs[2] if mode == 1 else None)
