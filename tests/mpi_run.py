@@ -40,7 +40,8 @@ def require_mpi():
 
 
 def run(nprocs, script, *args, timeout=120, env=None):
-    """Run tests/mpi_scripts/<script> on nprocs ranks; (returncode, stdout, stderr, seconds).
+    """Run tests/mpi_scripts/<script> (or `python -m ...` when script is "-m")
+    on nprocs ranks; (returncode, stdout, stderr, seconds).
     The whole process group is killed at the timeout (returncode None)."""
     import time
     exe, flavour = require_mpi()
@@ -58,7 +59,8 @@ def run(nprocs, script, *args, timeout=120, env=None):
     e["OMPI_ALLOW_RUN_AS_ROOT"] = "1"          # CI runs as root; Open MPI refuses that otherwise
     e["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
     e.update(env or {})
-    cmd = launch + [sys.executable, os.path.join(SCRIPTS, script), *map(str, args)]
+    target = [script] if script == "-m" else [os.path.join(SCRIPTS, script)]
+    cmd = launch + [sys.executable, *target, *map(str, args)]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
                             start_new_session=True)

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .autograd import Tensor
+
 __all__ = ["init", "is_initialized", "get_rank", "get_world_size", "barrier", "all_reduce",
            "broadcast", "DistributedDataParallel"]
 
@@ -27,6 +29,7 @@ _OPS = ("sum", "avg", "prod", "min", "max")
 class _World:
     comm = None            # the communicator of the collectives below (a copy of COMM_WORLD)
     comm_b = None          # another copy, for the second phase of the ordered reduction
+    ddp = None             # two more, for DistributedDataParallel's gradients (made when first needed)
     MPI = None
     abort_hook = None      # the sys.excepthook init() installed, if any
 
@@ -98,13 +101,21 @@ def barrier():
     _comm("barrier").Barrier()
 
 
+def _threads_per_rank():
+    """fastnn's default thread count shared among the ranks on this node."""
+    from . import get_num_threads
+    node = _comm("_threads_per_rank").Split_type(_World.MPI.COMM_TYPE_SHARED)
+    try:
+        return max(1, get_num_threads() // node.Get_size())
+    finally:
+        node.Free()
+
+
 def _array_of(x, what):
     if isinstance(x, np.ndarray):
         return x
-    Tensor = getattr(sys.modules[__package__], "Tensor", None)
-    data = getattr(x, "data", None)
-    if Tensor is not None and isinstance(x, Tensor) and isinstance(data, np.ndarray):
-        return data
+    if isinstance(x, Tensor):
+        return x.data
     raise TypeError(f"fastnn.distributed.{what}: expected a numpy.ndarray or a fastnn Tensor, "
                     f"got {type(x).__name__}")
 
@@ -270,8 +281,10 @@ class DistributedDataParallel:
         self.broadcast_buffers = bool(broadcast_buffers)
         self.bucket_cap_mb = float(bucket_cap_mb)
         world = _World.comm
-        # own communicators, so that the user's collectives never interleave with DDP's
-        self._comm_a, self._comm_b = world.Dup(), world.Dup()
+        # communicators of their own, so that the user's collectives never interleave with these
+        if _World.ddp is None:
+            _World.ddp = (world.Dup(), world.Dup())
+        self._comm_a, self._comm_b = _World.ddp
         self.world_size = world.Get_size()
         params, seen = [], set()
         for p in module.parameters():

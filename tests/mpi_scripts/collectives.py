@@ -44,6 +44,12 @@ m[:, ::2] = rank + 1
 dist.all_reduce(m[:, ::2], op="prod")
 assert np.all(m[:, ::2] == np.prod(np.arange(1, n + 1))) and np.all(m[:, 1::2] == 0)
 
+# Tensors: their data, in place
+t = fastnn.Tensor(np.full(4, rank + 1.0))
+assert dist.all_reduce(t, op="avg") is t and np.all(t.data == sum(range(1, n + 1)) / n)
+w = fastnn.nn.Parameter(np.full(3, float(rank), dtype=np.float32))
+assert dist.broadcast(w, root=0) is w and np.all(w.data == 0) and w.requires_grad
+
 b = np.full((3, 5), float(rank), dtype=np.float32)
 assert dist.broadcast(b, root=n - 1) is b and np.all(b == n - 1)
 try:
