@@ -97,3 +97,22 @@ def test_ddp_two_ranks_match_one_process(kind, dtype, tol):
     assert out.count("OK") == 2
     rel = float(out.split("max relative difference ")[1].split()[0])
     assert rel <= tol, rel
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn", "lstm", "transformer"])
+def test_distributed_training_run_resumes(model, tmp_path):
+    out = run_ok(2, "train_resume.py", model, tmp_path / "ck.safetensors", timeout=300)
+    assert out.count("OK") == 2
+
+
+def test_train_command_distributed(tmp_path):
+    ck = tmp_path / "ck.safetensors"
+    out = run_ok(2, "-m", "fastnn", "train", "--distributed", "--model", "mlp", "--epochs", "1",
+                 "--save", ck, timeout=300)
+    assert out.count("training mlp") == 1 and "2 ranks" in out and out.count("epoch   1") == 1, out
+    assert ck.exists()
+    out = run_ok(2, "-m", "fastnn", "train", "--distributed", "--resume", ck, "--epochs", "2",
+                 "--no-progress", timeout=300)
+    assert out.count("epoch   2") == 1 and "epoch   1 " not in out, out
+    rc, out, err, _ = run(2, "-m", "fastnn", "train", "--distributed", "--batch-size", "33", timeout=120)
+    assert rc not in (0, None) and "does not split evenly over 2 ranks" in err
