@@ -99,6 +99,13 @@ def test_ddp_two_ranks_match_one_process(kind, dtype, tol):
     assert rel <= tol, rel
 
 
+def test_ddp_three_ranks_match_one_process():
+    # three ranks take the ordered reduction (two take MPI's, whose a + b is b + a)
+    out = run_ok(3, "ddp_train.py", "float64", "mlp")
+    rel = float(out.split("max relative difference ")[1].split()[0])
+    assert out.count("OK") == 3 and rel <= 1e-12, rel
+
+
 @pytest.mark.parametrize("model", ["mlp", "cnn", "lstm", "transformer"])
 def test_distributed_training_run_resumes(model, tmp_path):
     out = run_ok(2, "train_resume.py", model, tmp_path / "ck.safetensors", timeout=300)

@@ -173,11 +173,21 @@ class _OrderedAllreduce:
     copy of its own slice, the rank adds them in rank order, and an Iallgatherv
     returns the sums.  The two phases run on two communicators so that every
     communicator sees its operations in the same order on every rank however
-    the phases of several reductions interleave."""
+    the phases of several reductions interleave.
 
-    def __init__(self, comm_a, comm_b, flat, op="sum"):
+    Two ranks are the exception: each element's result is then one addition
+    (or multiplication) of two numbers, and a + b == b + a bit for bit, so
+    MPI's own Iallreduce gives every rank the same bits as the ordered sum
+    does, in one phase and with MPI's tuned algorithms."""
+
+    def __init__(self, comm_a, comm_b, flat, op="sum", general=False):
         self.comm_a, self.comm_b, self.flat, self.op = comm_a, comm_b, flat, op
         p, me = comm_a.Get_size(), comm_a.Get_rank()
+        self.req = None
+        self.phase = 0   # 0 not started, 1 exchanging slices, 2 gathering sums, 3 done
+        self.pair = p == 2 and not general  # general=True: the ordered path on two ranks too
+        if self.pair:
+            return
         counts = np.full(p, flat.size // p, dtype=np.int64)
         counts[:flat.size % p] += 1
         displs = np.zeros(p, dtype=np.int64)
@@ -186,10 +196,13 @@ class _OrderedAllreduce:
         m = self.counts[me]
         self.parts = np.empty((p, m), dtype=flat.dtype)
         self.mine = np.empty(m, dtype=flat.dtype)
-        self.req = None
-        self.phase = 0   # 0 not started, 1 exchanging slices, 2 gathering sums, 3 done
 
     def start(self):
+        if self.pair:
+            MPI = _World.MPI
+            self.req = self.comm_a.Iallreduce(MPI.IN_PLACE, self.flat, op=MPI.PROD if self.op == "prod" else MPI.SUM)
+            self.phase = 1
+            return
         p, m = len(self.counts), self.parts.shape[1]
         self.req = self.comm_a.Ialltoallv([self.flat, (self.counts, self.displs)],
                                           [self.parts, ([m] * p, [k * m for k in range(p)])])
@@ -202,17 +215,18 @@ class _OrderedAllreduce:
     def gather(self):
         """Add the slices in rank order and start returning the sums (the slices must be here)."""
         self.req.Wait()
-        parts, mine = self.parts, self.mine
-        if self.op == "prod":
-            np.copyto(mine, parts[0])
-            for row in parts[1:]:
-                np.multiply(mine, row, out=mine)
-        else:
-            np.copyto(mine, parts[0])
-            for row in parts[1:]:
-                np.add(mine, row, out=mine)
+        if self.pair:
             if self.op == "avg":
-                np.divide(mine, len(parts), out=mine)
+                np.divide(self.flat, 2, out=self.flat)
+            self.phase = 3
+            return
+        parts, mine = self.parts, self.mine
+        combine = np.multiply if self.op == "prod" else np.add
+        np.copyto(mine, parts[0])
+        for row in parts[1:]:
+            combine(mine, row, out=mine)
+        if self.op == "avg":
+            np.divide(mine, len(parts), out=mine)
         self.req = self.comm_b.Iallgatherv(mine, [self.flat, (self.counts, self.displs)])
         self.phase = 2
 

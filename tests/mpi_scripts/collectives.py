@@ -24,8 +24,13 @@ for dtype in (np.float32, np.float64):
         want = parts[0].copy()
         for p in parts[1:]:
             want += p
+        general = x.copy()
+        red = dist._OrderedAllreduce(comm, dist._World.comm_b, general, "sum", general=True)
+        red.start()
+        red.wait()
         got = dist.all_reduce(x)
         assert got is x and np.array_equal(x, want), (dtype, size, np.max(np.abs(x - want)))
+        assert general.tobytes() == x.tobytes()  # on 2 ranks MPI's sum: the same bits
         back = everyone(x)
         assert all(b.tobytes() == x.tobytes() for b in back), "ranks differ after all_reduce"
         y = np.stack(parts).copy()[rank]
