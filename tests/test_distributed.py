@@ -106,6 +106,10 @@ def test_ddp_three_ranks_match_one_process():
     assert out.count("OK") == 3 and rel <= 1e-12, rel
 
 
+def test_ddp_batchnorm_buffers():
+    assert run_ok(2, "ddp_buffers.py").count("OK") == 2
+
+
 @pytest.mark.parametrize("model", ["mlp", "cnn", "lstm", "transformer"])
 def test_distributed_training_run_resumes(model, tmp_path):
     out = run_ok(2, "train_resume.py", model, tmp_path / "ck.safetensors", timeout=300)
