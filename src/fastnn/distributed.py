@@ -3,15 +3,17 @@
 Launch one process per rank with `mpiexec -n N python script.py`; each calls
 `init()`.  Without mpiexec, `init()` makes a world of one process.
 
-Floating-point sums here never use MPI's own reduction: MPI does not promise
-that every rank gets the same bits (a tree or ring reduction may add the
-contributions in a different order on different ranks, and a different order
-again with another message size or process layout).  Instead each rank owns a
-slice of the array, receives every rank's copy of that slice, adds them in
-rank order 0, 1, ..., N-1, and hands the sum back to all (a reduce-scatter,
-then an allgather, with MPI moving bytes only).  Each element is added by one
-rank in one fixed order, so every rank holds the same bits and a run repeats
-bit for bit; it moves 2(N-1)/N of the array per rank, as a ring allreduce does.
+Floating-point sums over three or more ranks do not use MPI's own reduction:
+MPI does not promise that every rank gets the same bits (a tree or ring
+reduction may add the contributions in a different order on different ranks,
+and a different order again with another message size or process layout).
+Instead each rank owns a slice of the array, receives every rank's copy of
+that slice, adds them in rank order 0, 1, ..., N-1, and hands the sum back to
+all (a reduce-scatter, then an allgather, with MPI moving bytes only).  Each
+element is added by one rank in one fixed order, so every rank holds the same
+bits and a run repeats bit for bit; it moves 2(N-1)/N of the array per rank,
+as a ring allreduce does.  Over two ranks each element is a single a + b,
+which equals b + a bit for bit, so MPI's allreduce gives those same bits.
 """
 import sys
 from contextlib import contextmanager
