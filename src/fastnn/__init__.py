@@ -27,9 +27,9 @@ from .io import save, load  # noqa: E402
 from . import autograd  # noqa: E402
 from .autograd import Tensor, tensor, as_tensor, no_grad, enable_grad, set_grad_enabled, is_grad_enabled  # noqa: E402
 from ._tensor_ops import cat, stack  # noqa: E402
-from . import nn, optim, data, datasets  # noqa: E402
+from . import nn, optim, data, datasets, distributed  # noqa: E402
 
 __all__ = ["__version__", "config", "show_config", "get_num_threads", "set_num_threads",
            "set_isa", "get_isa", "get_include", "ops", "manual_seed", "save", "load",
            "nn", "optim", "data", "datasets", "autograd", "Tensor", "tensor", "as_tensor", "no_grad",
-           "enable_grad", "set_grad_enabled", "is_grad_enabled", "cat", "stack"]
+           "enable_grad", "set_grad_enabled", "is_grad_enabled", "cat", "stack", "distributed"]

@@ -23,30 +23,54 @@ def _fail(msg):
 
 
 def cmd_train(args):
+    if not args.distributed:
+        return _train(args, lead=True)
+    from . import distributed as dist
+    try:
+        dist.init()  # an exception on one rank now ends them all
+    except ImportError as e:
+        return _fail(str(e))
+    rc = _train(args, lead=dist.get_rank() == 0)
+    if rc and dist.get_world_size() > 1:
+        dist._World.MPI.COMM_WORLD.Abort(rc)  # the other ranks may wait in a collective
+    return rc
+
+
+def _train(args, lead):
     import fastnn
     from . import train
     if args.threads is not None:
         if args.threads < 1:
             return _fail(f"--threads must be >= 1, got {args.threads}")
         fastnn.set_num_threads(args.threads)
+    elif args.distributed:
+        from . import distributed
+        fastnn.set_num_threads(distributed._threads_per_rank())
     try:
         if args.resume:
-            run = train.Run.resume(args.resume, epochs=args.epochs)
+            run = train.Run.resume(args.resume, epochs=args.epochs, distributed=args.distributed)
         else:
-            run = train.Run(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+            run = train.Run(args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                            distributed=args.distributed)
     except (OSError, ValueError) as e:
         return _fail(str(e).splitlines()[0])
     if args.plot and run.model_name != "cnn":
         return _fail("--plot draws the CNN's filters and feature maps: use it with --model cnn")
 
     def report(r, rec):
+        if not lead:
+            return
         print(f"epoch {rec['epoch']:3d}  loss {rec['loss']:.4f}  {r.metric_name} {rec['metric']:.4f}  "
               f"{rec['examples_per_s']:.0f} examples/s", flush=True)
         if args.save:
             r.save(args.save)
-    print(f"training {run.model_name}: epochs {run.epoch}->{run.epochs}, batch {run.batch_size}, lr {run.lr}, "
-          f"seed {run.seed}, threads {fastnn.get_num_threads()}, isa {fastnn.get_isa()}", flush=True)
-    run.fit(progress=not args.no_progress, on_epoch=report)
+    ranks = f", {run.world} ranks" if args.distributed else ""
+    if lead:
+        print(f"training {run.model_name}: epochs {run.epoch}->{run.epochs}, batch {run.batch_size}, lr {run.lr}, "
+              f"seed {run.seed}, threads {fastnn.get_num_threads()}{ranks}, isa {fastnn.get_isa()}", flush=True)
+    run.fit(progress=lead and not args.no_progress, on_epoch=report)
+    if not lead:
+        return 0
     if run.history:
         print(f"final {run.metric_name}: {run.history[-1]['metric']:.4f}")
     if run.text:
@@ -162,6 +186,8 @@ def main(argv=None):
     t.add_argument("--resume", metavar="F", help="continue a run from its checkpoint")
     t.add_argument("--plot", metavar="F.png", help="CNN only: filters, feature maps and loss curve")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the MPI ranks of `mpiexec -n N fastnn train ...` (needs fastnn[mpi])")
     t.set_defaults(fn=cmd_train)
     d = sub.add_parser("demo", help="train the four networks briefly and compare kernels with NumPy")
     d.add_argument("--no-progress", action="store_true")

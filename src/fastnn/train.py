@@ -129,7 +129,8 @@ def _heldout_windows(ids, seq_len, max_windows=256):
 class Run:
     """One training run of a model; `fit()` trains to `epochs` total."""
 
-    def __init__(self, model="mlp", epochs=None, batch_size=None, lr=None, seed=0, defaults=DEFAULTS):
+    def __init__(self, model="mlp", epochs=None, batch_size=None, lr=None, seed=0, defaults=DEFAULTS,
+                 distributed=False):
         if model not in MODELS:
             raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
         d = defaults[model]
@@ -153,6 +154,9 @@ class Run:
             vocab = None
         _random.manual_seed(self.seed)
         self.net = build(model, vocab)
+        self.model, self.rank, self.world = self.net, 0, 1  # self.model: what a training step calls
+        if distributed:
+            self._distribute()
         params = self.net.parameters()
         if self.text:
             self.opt = optim.Adam(params, lr=self.lr)
@@ -164,6 +168,17 @@ class Run:
         self.loss_fn = nn.CrossEntropyLoss()
         self.epoch = 0
         self.history = []  # per epoch: dict(loss, metric, seconds, examples_per_s)
+
+    def _distribute(self):
+        """Data-parallel over the MPI ranks: each takes an equal slice of every
+        batch, and DistributedDataParallel averages the gradients, so the run
+        follows the one-process run up to rounding, and checkpoints are the same."""
+        from . import distributed as dist
+        dist.init()
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+        if self.batch_size % self.world:
+            raise ValueError(f"batch size {self.batch_size} does not split evenly over {self.world} ranks")
+        self.model = dist.DistributedDataParallel(self.net)
 
     # ------------------------------------------------------------ checkpoints
     def state(self):
@@ -178,12 +193,12 @@ class Run:
         save(self.state(), path)
 
     @classmethod
-    def resume(cls, path, epochs=None, defaults=DEFAULTS):
+    def resume(cls, path, epochs=None, defaults=DEFAULTS, distributed=False):
         st = load(path)
         try:
             r = st["run"]
             run = cls(str(r["model"]), epochs=epochs, batch_size=int(r["batch_size"]), lr=float(r["lr"]),
-                      seed=int(r["seed"]), defaults=defaults)
+                      seed=int(r["seed"]), defaults=defaults, distributed=distributed)
             run.net.load_state_dict(st["model"])
             run.opt.load_state_dict(st["optimizer"])
             run.epoch = int(r["epoch"])
@@ -202,6 +217,14 @@ class Run:
 
     # ------------------------------------------------------------ training
     def _batches(self, epoch):
+        batches, n = self._global_batches(epoch)
+        if self.world > 1:  # this rank's slice of every batch
+            b = self.batch_size // self.world
+            batches = ((x[self.rank * b:(self.rank + 1) * b], y[self.rank * b:(self.rank + 1) * b])
+                       for x, y in batches)
+        return batches, n
+
+    def _global_batches(self, epoch):
         rng = np.random.default_rng([self.seed, epoch])
         if self.text:
             return _text_batches(self.corpus.train, rng, STEPS_PER_EPOCH, self.batch_size, SEQ_LEN), STEPS_PER_EPOCH
@@ -214,7 +237,7 @@ class Run:
 
     def train_step(self, xb, yb):
         self.net.train()
-        out = self.net(xb)
+        out = self.model(xb)
         if self.text:
             v = out.shape[-1]
             loss = self.loss_fn(out.reshape(-1, v), yb.reshape(-1))
@@ -251,17 +274,23 @@ class Run:
         stop = self.epochs if until is None else min(int(until), self.epochs)
         while self.epoch < stop:
             batches, n = self._batches(self.epoch)
+            if self.world > 1:  # dropout masks of its own on every rank, resumable by epoch
+                _random.generator().bit_generator.state = \
+                    np.random.default_rng([self.seed, self.epoch, self.rank]).bit_generator.state
             t0, seen, losses = time.perf_counter(), 0, []
             bar = tqdm(batches, total=n, desc=f"{self.model_name} epoch {self.epoch + 1}/{self.epochs}",
                        disable=not progress, leave=False, unit="batch")
             for xb, yb in bar:
                 losses.append(self.train_step(xb, yb))
-                seen += xb.shape[0]
+                seen += xb.shape[0] * self.world
                 if progress:
                     bar.set_postfix(loss=f"{losses[-1]:.3f}", ex_s=f"{seen / (time.perf_counter() - t0):.0f}")
             secs = time.perf_counter() - t0
             self.epoch += 1
             self.sched.step()
+            if self.world > 1:  # the losses of the whole batches, the same on every rank
+                from . import distributed
+                losses = distributed.all_reduce(np.array(losses, dtype=np.float64), op="avg").tolist()
             rec = {"epoch": self.epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                    "metric": self.evaluate(), "seconds": secs, "examples_per_s": seen / secs if secs else 0.0,
                    "losses": [float(v) for v in losses]}
