@@ -1,5 +1,5 @@
 """The fastnn command: train (save, resume bit-identically, plot), bad
-arguments (one line, exit code 2), demo pieces (issue 7)."""
+arguments (one line, exit code 2), the pieces of `fastnn demo`."""
 import subprocess
 import sys
 

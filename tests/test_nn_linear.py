@@ -1,5 +1,5 @@
 """nn.Linear: finite-difference gradients, PyTorch's layout and init, errors,
-and an MLP that trains on the bundled digits (issue 5)."""
+and an MLP that trains on the bundled digits."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""A small CNN trains on the bundled digits, deterministically (issue 5)."""
+"""A small CNN trains on the bundled digits, deterministically."""
 import numpy as np
 
 import fastnn

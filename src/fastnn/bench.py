@@ -493,7 +493,9 @@ _register_train()
 
 # ---------------------------------------------------------------- convolution
 
-# (N, C, H=W, K, R=S, stride, padding, groups): the workloads of issue 4
+# (N, C, H=W, K, R=S, stride, padding, groups): LeNet-5's two layers, the 3x3
+# layers of a ResNet at 56^2-14^2, a 1x1 bottleneck, a stride-2 downsampling
+# layer and a depthwise layer
 CONV_CONFIGS = [
     (64, 1, 28, 6, 5, 1, 0, 1),
     (64, 6, 14, 16, 5, 1, 0, 1),
