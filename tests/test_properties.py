@@ -1,4 +1,4 @@
-"""Property tests over fastnn.ops (issue 9): random shapes (0- and 1-sized
+"""Property tests over fastnn.ops: random shapes (0- and 1-sized
 dims included), strides (negative too), dtypes, out= arrays that alias the
 input, huge shapes, wrong types, and arrays C cannot use in place (byte-swapped,
 unaligned, backed by bytes or a memoryview).  Every call either returns the right
