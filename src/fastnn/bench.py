@@ -204,7 +204,10 @@ def markdown(results, *, command, quick, info=None):
             if r["group"] != g:
                 continue
             t = r["median_s"]
-            row = [r["id"].split("/", 1)[1], _ms(t["fastnn"]), _ms(t["numpy"]), f"{r['ratio_vs_numpy']:.2f}"]
+            label = r["id"].split("/", 1)[1]
+            if r["group"] == "conv":  # the index of a configuration means nothing to a reader
+                label += f" ({conv_config_name(r['size'])})"
+            row = [label, _ms(t["fastnn"]), _ms(t["numpy"]), f"{r['ratio_vs_numpy']:.2f}"]
             if torch:
                 row += [_ms(t["torch"]) if "torch" in t else "", f"{r['ratio_vs_torch']:.2f}" if "ratio_vs_torch" in r else ""]
             row.append(f"{r['gflops']['fastnn']:.1f}" if "gflops" in r else "")
