@@ -146,8 +146,8 @@ def native(x):
 # arrays of matching dtype; they are re-checked here because C trusts them.
 
 cdef int _same(cnp.ndarray a, cnp.ndarray b, str what) except -1:
-    check_kind(a, what, "input")
-    check_kind(b, what, "input")
+    check_kind(a, what, "an array")
+    check_kind(b, what, "an array")
     if not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_IS_C_CONTIGUOUS(b):
         raise ValueError(f"{what}: arrays must be C-contiguous")
     if a.dtype != b.dtype:
