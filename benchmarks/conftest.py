@@ -17,7 +17,8 @@ _made = {}
 
 
 def contender_fn(workload, who):
-    """The callable of one contender; workloads are built once per session."""
+    """The callable of one contender; a workload is built once and kept while its
+    contenders are timed, one workload at a time."""
     if workload.id not in _made:
         _made.clear()  # keep one workload's data alive at a time
         _made[workload.id] = workload.make()

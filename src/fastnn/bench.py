@@ -87,8 +87,15 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
         fns = w.make()
         for fn in fns.values():
             fn()  # warm up: first-touch pages, thread pool, caches
-        # calls per timing so one timing lasts about min_time / rounds
-        per = {k: max(_time_once(f, 1), 1e-7) for k, f in fns.items()}
+        # calls per timing so one timing lasts about min_time / rounds; each
+        # estimate is taken after the pause too, or a call slowed by the
+        # previous contender's spinning workers would be timed once only
+        per = {}
+        for k, f in fns.items():
+            if settle:
+                time.sleep(settle)
+                f()
+            per[k] = max(_time_once(f, 1), 1e-7)
         number = {k: max(1, int(min_time / rounds / t)) for k, t in per.items()}
         times = {k: [] for k in fns}
         for _ in range(rounds):
@@ -115,6 +122,102 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
         if progress:
             progress(row)
     return results
+
+
+# The one protocol `fastnn bench` and `fastnn demo` both time with, so the
+# demo's table shows what `fastnn bench` would for the same rows.
+PROTOCOL = {"rounds": 7, "settle": 0.12}
+
+
+def min_time(quick):
+    """Seconds each contender is timed per workload (over all rounds)."""
+    return 0.1 if quick else 0.3
+
+
+def measure(workloads, *, quick=False, progress=None):
+    """run() with the protocol of `fastnn bench` (interleaved rounds, a pause
+    after every other contender's calls, medians)."""
+    return run(workloads, min_time=min_time(quick), progress=progress, **PROTOCOL)
+
+
+def header(torch):
+    return (f"fastnn vs numpy{' and torch' if torch else ''} (float32, default threads); "
+            "x = their time / fastnn's time, medians of interleaved rounds")
+
+
+def machine():
+    """A short description of this machine and the libraries compared."""
+    import os
+    import platform
+
+    from . import __version__, get_isa, get_num_threads
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "isa": get_isa(), "threads": get_num_threads(),
+            "fastnn": __version__, "numpy": np.__version__, "python": platform.python_version()}
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        if blas:
+            info["numpy_blas"] = f"{blas[0].get('internal_api')} {blas[0].get('version')}"
+    except Exception:  # threadpoolctl is optional: the entry is simply absent
+        pass
+    torch = torch_or_none()
+    if torch is not None:
+        info["torch"] = torch.__version__
+    return info
+
+
+def _ms(t):
+    return f"{t * 1e3:.3f}"
+
+
+def markdown(results, *, command, quick, info=None):
+    """The results as a Markdown document: a header naming the machine, the
+    command and the protocol, then one table per group."""
+    info = machine() if info is None else info
+    torch = any("ratio_vs_torch" in r for r in results)
+    lines = ["# Benchmark results", "",
+             f"Written by `{command}`; do not edit by hand, rerun the command.", "",
+             f"- Run: {'quick (one size per workload, `--quick`)' if quick else 'full (every size)'}; "
+             f"{PROTOCOL['rounds']} interleaved rounds, {PROTOCOL['settle']} s pause before each timing, "
+             f"medians; x = their time / fastnn's time (above 1: fastnn is faster).",
+             "- Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), ""]
+    groups = []
+    for r in results:
+        if r["group"] not in groups:
+            groups.append(r["group"])
+    for g in groups:
+        lines += [f"## {g}", ""]
+        head = ["workload", "fastnn ms", "numpy ms", "x numpy"]
+        if torch:
+            head += ["torch ms", "x torch"]
+        head += ["fastnn GFLOPS", "% of peak (numpy)", "GB/s"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in results:
+            if r["group"] != g:
+                continue
+            t = r["median_s"]
+            label = r["id"].split("/", 1)[1]
+            if r["group"] == "conv":  # the index of a configuration means nothing to a reader
+                label += f" ({conv_config_name(r['size'])})"
+            row = [label, _ms(t["fastnn"]), _ms(t["numpy"]), f"{r['ratio_vs_numpy']:.2f}"]
+            if torch:
+                row += [_ms(t["torch"]) if "torch" in t else "", f"{r['ratio_vs_torch']:.2f}" if "ratio_vs_torch" in r else ""]
+            row.append(f"{r['gflops']['fastnn']:.1f}" if "gflops" in r else "")
+            f = r.get("fraction_of_peak")
+            row.append(f"{100 * f['fastnn']:.0f}% ({100 * f['numpy']:.0f}%)" if f else "")
+            row.append(f"{r['gbytes_per_s']['fastnn']:.1f}" if "gbytes_per_s" in r else "")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def format_row(r):
@@ -472,7 +575,9 @@ _register_train()
 
 # ---------------------------------------------------------------- convolution
 
-# (N, C, H=W, K, R=S, stride, padding, groups): the workloads of issue 4
+# (N, C, H=W, K, R=S, stride, padding, groups): LeNet-5's two layers, the 3x3
+# layers of a ResNet at 56^2-14^2, a 1x1 bottleneck, a stride-2 downsampling
+# layer and a depthwise layer
 CONV_CONFIGS = [
     (64, 1, 28, 6, 5, 1, 0, 1),
     (64, 6, 14, 16, 5, 1, 0, 1),
