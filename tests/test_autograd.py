@@ -418,3 +418,56 @@ def test_rss_flat_over_1000_autograd_steps():
     before = rss()
     steps(1000)
     assert rss() - before < 2048, "the graph is not freed between steps"
+
+
+# ---------------------------------------------------------------- the sequence layers against torch
+
+def _load_into_torch(torch, ours, theirs):
+    theirs = theirs.double()  # first: loading into float32 parameters would round the weights
+    theirs.load_state_dict({k: torch.tensor(np.asarray(v)) for k, v in ours.state_dict().items()})
+    return theirs
+
+
+def _compare_grads(ours, theirs, rtol=1e-9, atol=1e-11):
+    tp = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad, tp[name].grad.numpy(), rtol=rtol, atol=atol, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_recurrent_layers_against_torch(kind):
+    torch = pytest.importorskip("torch")
+    fastnn.manual_seed(0)
+    ours = getattr(nn, kind)(5, 6, num_layers=2, batch_first=True).double()
+    theirs = _load_into_torch(torch, ours, getattr(torch.nn, kind)(5, 6, num_layers=2, batch_first=True))
+    x = rnd(3, 4, 5)
+    xo, xt = fastnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    yo, so = ours(xo)
+    yt, st = theirs(xt)
+    ho, hto = (so[0], st[0]) if kind == "LSTM" else (so, st)
+    w = rnd(*yo.shape, seed=1)
+    ((yo * w).sum() + (ho * ho).sum()).backward()
+    ((yt * torch.tensor(w)).sum() + (hto * hto).sum()).backward()
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
+    _compare_grads(ours, theirs)
+
+
+def test_attention_layers_against_torch():
+    torch = pytest.importorskip("torch")
+    fastnn.manual_seed(1)
+    ours = nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, dropout=0.0).double()
+    for p in ours.parameters():
+        p.data += rnd(*p.shape, seed=2) * 0.1
+    theirs = _load_into_torch(torch, ours, torch.nn.TransformerEncoderLayer(
+        8, 2, dim_feedforward=12, dropout=0.0, activation="gelu", norm_first=True, batch_first=True))
+    x = rnd(2, 5, 8, seed=3)
+    xo, xt = fastnn.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    mask = torch.nn.Transformer.generate_square_subsequent_mask(5, dtype=torch.float64)
+    yo, yt = ours(xo, causal=True), theirs(xt, src_mask=mask, is_causal=True)
+    w = rnd(*yo.shape, seed=4)
+    (yo * w).sum().backward()
+    (yt * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
+    _compare_grads(ours, theirs)
