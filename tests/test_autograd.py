@@ -471,3 +471,16 @@ def test_attention_layers_against_torch():
     np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(xo.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
     _compare_grads(ours, theirs)
+
+
+def test_gradients_accumulate_into_a_grad_the_user_set():
+    fastnn.manual_seed(10)
+    lin = nn.Linear(3, 4, dtype=np.float64)
+    x = rnd(5, 3)
+    lin(x).sum().backward()
+    want_w, want_b = 2 * lin.weight.grad, 2 * lin.bias.grad
+    lin.weight.grad = np.asfortranarray(lin.weight.grad)  # not C-contiguous: added to, not written in place
+    lin.bias.grad = lin.bias.grad.astype(">f8")  # byte-swapped
+    lin(x).sum().backward()
+    np.testing.assert_allclose(lin.weight.grad, want_w, rtol=1e-12)
+    np.testing.assert_allclose(lin.bias.grad, want_b, rtol=1e-12)

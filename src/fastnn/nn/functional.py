@@ -101,6 +101,47 @@ def _contig(g):
 
 # ---------------------------------------------------------------- linear
 
+_ONES = {}
+
+
+def _ones(n, dtype):
+    """A cached (n, 1) column of ones."""
+    key = (n, dtype)
+    a = _ONES.get(key)
+    if a is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        a = _ONES[key] = np.ones((n, 1), dtype)
+    return a
+
+
+def _writable_grad(p):
+    """Whether p.grad can take a GEMM's output in place (beta=1)."""
+    g = p.grad
+    return (g.__class__ is np.ndarray and g.dtype == p.data.dtype and g.shape == p.data.shape
+            and g.flags.c_contiguous and g.flags.aligned and g.flags.writeable)
+
+
+def _column_sums_into(p, g2):
+    """The bias gradient g2.sum(axis=0) as the GEMM g2^T 1 (threaded, and the
+    same bits at any thread count), written into a leaf's .grad (beta 0 into
+    a fresh one, 1 onto an existing one) or returned."""
+    rows, cols = g2.shape
+    if rows == 0:
+        return _param_grad(p, np.zeros(cols, g2.dtype))
+    ones = _ones(rows, g2.dtype)
+    if p.grad_fn is None:
+        if p.grad is None:
+            gb = np.empty(cols, g2.dtype)
+            _C.matmul(g2, ones, gb.reshape(cols, 1), trans_a=True)
+            p.grad = gb
+        elif _writable_grad(p):
+            _C.matmul(g2, ones, p.grad.reshape(cols, 1), trans_a=True, beta=1.0)
+        else:
+            p.grad += _C.matmul(g2, ones, trans_a=True).reshape(cols)
+        return DONE
+    return _C.matmul(g2, ones, trans_a=True).reshape(cols)
+
 _LINEAR_ACTS = {None: -1, "relu": _RELU, "tanh": _TANH, "sigmoid": _SIGMOID}
 
 
@@ -136,14 +177,16 @@ class LinearBackward(Node):
                     else:
                         gw.fill(0)
                     weight.grad = gw
-                elif g2.shape[0]:
+                elif g2.shape[0] and _writable_grad(weight):
                     _C.matmul(g2, x2, gw, trans_a=True, beta=1.0)
+                elif g2.shape[0]:
+                    weight.grad += _C.matmul(g2, x2, trans_a=True)
                 dw = DONE
             else:
                 dw = _C.matmul(g2, x2, trans_a=True)
         bias = self.bias
         if bias is not None and bias.requires_grad:
-            db = _param_grad(bias, g2.sum(axis=0))
+            db = _column_sums_into(bias, g2)
         return dx, dw, db
 
     def release(self):
@@ -610,10 +653,10 @@ class EmbeddingBackward(Node):
         w = self.weight
         dim = w.data.shape[1]
         g2 = _contig(g).reshape(-1, dim)
-        if w.grad_fn is None:
+        if w.grad_fn is None and (w.grad is None or _writable_grad(w)):
             if w.grad is None:
                 w.grad = np.zeros(w.data.shape, w.data.dtype)
-            _C.embedding_backward(self.idx.reshape(-1), g2, self.padding_idx, w.grad)
+            _C.embedding_backward(self.idx.reshape(-1), g2, self.padding_idx, w.grad)  # adds into it
             return (DONE,)
         gw = np.zeros(w.data.shape, w.data.dtype)
         _C.embedding_backward(self.idx.reshape(-1), g2, self.padding_idx, gw)
@@ -917,7 +960,7 @@ class RNNLayerBackward(Node):
         for p in (w_ih, w_hh, b_ih, b_hh):
             if p is None or not p.requires_grad:
                 targets.append(None)
-            elif p.grad_fn is None and p.grad is not None:
+            elif p.grad_fn is None and p.grad is not None and _writable_grad(p):
                 targets.append(p.grad)  # the kernel adds into it
             else:
                 targets.append(np.zeros(p.data.shape, dtype))
