@@ -696,7 +696,7 @@ def test_raw_c_calls_with_bad_arguments_return_codes_and_write_nothing(built):
         x, y = np.linspace(-2, 2, 5, dtype=np.float32), np.full(5, 7, np.float32)
         for args in [(2, -1, x.ctypes.data, y.ctypes.data, 0.0), (2, 5, 0, y.ctypes.data, 0.0),
                      (2, 5, x.ctypes.data, 0, 0.0), (-1, 5, x.ctypes.data, y.ctypes.data, 0.0),
-                     (6, 5, x.ctypes.data, y.ctypes.data, 0.0)]:
+                     (8, 5, x.ctypes.data, y.ctypes.data, 0.0)]:  # 8 = FNN_ACT_COUNT, the first unknown op
             assert fnn_multi.act(*args) == -1 and np.all(y == 7), args
         assert fnn_multi.act(0, 5, x.ctypes.data, y.ctypes.data, 0.0) == 0 and np.array_equal(y, np.maximum(x, 0))
     """)

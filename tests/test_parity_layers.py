@@ -408,3 +408,64 @@ def test_a_small_conv_model_trains_end_to_end():
         opt.step()
         first = first if first is not None else loss.item()
     assert loss.item() < 0.5 * first
+
+
+# ---------------------------------------------------------------- SiLU / ELU kernels
+
+SILU, ELU = 6, 7  # FNN_ACT_SILU, FNN_ACT_ELU
+
+
+def _kernel_refs(op, x, alpha):
+    """float64 forward and derivative of silu / elu."""
+    from scipy.special import expit
+    x = x.astype(np.float64)
+    if op == SILU:
+        s = expit(x)
+        return x * s, s + x * s * expit(-x)  # expit(-x): 1 - s without cancelling
+    neg = np.minimum(x, 0)
+    return np.where(x < 0, alpha * np.expm1(neg), x), np.where(x > 0, 1.0, alpha * np.exp(neg))
+
+
+@pytest.mark.parametrize("dtype,ulps", [(np.float32, 5), (np.float64, 5)])
+@pytest.mark.parametrize("op", [SILU, ELU])
+def test_silu_elu_kernels_are_accurate_on_every_isa(op, dtype, ulps, isa):
+    from conftest import ulp_error
+    from fastnn import _C
+    x = np.concatenate([np.linspace(-80, 80, 40001), np.linspace(-1.5, 1.5, 20001)]).astype(dtype)
+    y, d = np.empty_like(x), np.empty_like(x)
+    _C.act_forward(op, x, y, 0.7)
+    _C.act_backward(op, np.ones_like(x), x, d, 0.7)
+    ref, dref = _kernel_refs(op, x, 0.7)
+    normal = np.abs(ref) >= np.finfo(dtype).tiny
+    assert ulp_error(y, ref)[normal].max() <= ulps
+    # silu's derivative crosses zero near -1.28: its error is bounded absolutely there
+    eps = np.finfo(dtype).eps
+    assert np.all(np.abs(d - dref) <= 8 * eps * np.maximum(1.0, np.abs(dref)))
+
+
+@pytest.mark.parametrize("op", [SILU, ELU])
+def test_silu_elu_special_values_threads_and_gemm_epilogue(op, isa):
+    from fastnn import _C
+    from nn_helpers import assert_bit_identical, at_threads
+    special = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, -1e300, 1e300])
+    y = np.empty_like(special)
+    _C.act_forward(op, special, y, 1.0)
+    ref = ([np.nan, np.inf, np.nan, -0.0, 0.0, -0.0, 1e300] if op == SILU else
+           [np.nan, np.inf, -1.0, -0.0, 0.0, -1.0, 1e300])
+    np.testing.assert_array_equal(y, ref)
+    assert np.signbit(y[3])
+    x = np.random.default_rng(3).standard_normal(300_000).astype(np.float32) * 4
+
+    def run():
+        out = np.empty_like(x)
+        _C.act_forward(op, x, out, 0.5)
+        return (out,)
+    assert_bit_identical(at_threads(run))
+    # the GEMM epilogue applies the same activation
+    a, w, b = randn(7, 5), randn(6, 5), randn(6)
+    fused = np.empty((7, 6))
+    _C.linear(a, w, b, fused, op, 0.5)
+    plain = a @ w.T + b
+    expect = np.empty_like(plain)
+    _C.act_forward(op, np.ascontiguousarray(plain), expect, 0.5)
+    np.testing.assert_allclose(fused, expect, rtol=1e-13, atol=1e-15)

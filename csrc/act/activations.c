@@ -14,6 +14,7 @@ static inline int omp_get_num_threads(void) { return 1; }
 static const int64_t fnn_act_grain[FNN_ACT_COUNT] = {
     [FNN_ACT_RELU] = 1 << 16,    [FNN_ACT_LEAKY_RELU] = 1 << 16, [FNN_ACT_SIGMOID] = 1 << 13,
     [FNN_ACT_TANH] = 1 << 13,    [FNN_ACT_GELU] = 1 << 12,       [FNN_ACT_GELU_TANH] = 1 << 12,
+    [FNN_ACT_SILU] = 1 << 13,    [FNN_ACT_ELU] = 1 << 13,
 };
 #define FNN_ROW_GRAIN (1 << 13)
 

@@ -120,7 +120,8 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
 
 /* Activations, in act/act_body.inc.  FNN_ACT_UNARY_OPS is also the order of
  * the FNN_ACT_* op codes of fastnn.h. */
-#define FNN_ACT_UNARY_OPS(X, K) X(K, relu) X(K, leaky_relu) X(K, sigmoid) X(K, tanh) X(K, gelu) X(K, gelu_tanh)
+#define FNN_ACT_UNARY_OPS(X, K) \
+    X(K, relu) X(K, leaky_relu) X(K, sigmoid) X(K, tanh) X(K, gelu) X(K, gelu_tanh) X(K, silu) X(K, elu)
 #define FNN_ACT_ROW_OPS(X, K) X(K, softmax) X(K, log_softmax)
 
 #define FNN_ACT_UNARY_KERNELS_(K, op) K(op##_fwd, fnn_unary_fwd) K(op##_bwd, fnn_unary_bwd)

@@ -6,6 +6,8 @@
 #undef v_sigmoid2_parts
 #undef v_sigmoid
 #undef v_tanh
+#undef v_silu
+#undef v_elu
 #undef v_normal_tail
 #undef FNN_EXPM1_DEG
 #undef FNN_EXP_HI

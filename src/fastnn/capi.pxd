@@ -42,6 +42,8 @@ cdef extern from "fastnn/fastnn_capi.h" nogil:
     int FNN_ACT_TANH
     int FNN_ACT_GELU
     int FNN_ACT_GELU_TANH
+    int FNN_ACT_SILU
+    int FNN_ACT_ELU
     int FNN_ACT_COUNT
     int FNN_ACT_NONE  # fnn_linear_*: no activation
     int FNN_ROW_SOFTMAX

@@ -50,7 +50,9 @@ extern "C" {
 #define FNN_ACT_TANH 3
 #define FNN_ACT_GELU 4      /* exact: x Phi(x) */
 #define FNN_ACT_GELU_TANH 5 /* tanh approximation */
-#define FNN_ACT_COUNT 6
+#define FNN_ACT_SILU 6      /* x sigmoid(x) */
+#define FNN_ACT_ELU 7       /* x > 0 ? x : alpha (exp(x) - 1) */
+#define FNN_ACT_COUNT 8
 
 /* Row op codes. */
 #define FNN_ROW_SOFTMAX 0
@@ -74,12 +76,13 @@ int fnn_set_isa(int isa);
 const char *fnn_isa_name(int isa);
 
 /* ---- activations ---------------------------------------------------- */
-/* y[i] = f(x[i]) for i < n.  alpha is leaky_relu's negative slope (ignored by
- * the other ops).  y may equal x. */
+/* y[i] = f(x[i]) for i < n.  alpha is leaky_relu's negative slope and elu's
+ * alpha (ignored by the other ops).  y may equal x. */
 int fnn_act_forward_f32(int op, int64_t n, const float *x, float *y, float alpha);
 int fnn_act_forward_f64(int op, int64_t n, const double *x, double *y, double alpha);
 /* grad_in[i] = grad_out[i] * f'(.) where saved is what the op's backward
- * needs: x for relu, leaky_relu, gelu, gelu_tanh; y = f(x) for sigmoid, tanh. */
+ * needs: x for relu, leaky_relu, gelu, gelu_tanh, silu, elu; y = f(x) for
+ * sigmoid, tanh. */
 int fnn_act_backward_f32(int op, int64_t n, const float *grad_out, const float *saved,
                          float *grad_in, float alpha);
 int fnn_act_backward_f64(int op, int64_t n, const double *grad_out, const double *saved,

@@ -6,10 +6,11 @@ one graph node.
 The convolutions run on the conv2d kernels (a 1-D convolution is a 2-D one
 of height 1; a transposed convolution's forward is conv2d's grad-input
 kernel and its backward conv2d's forward and grad-weight kernels); group
-norm runs the layer-norm kernel on one row per (sample, group).  The
-elementwise activations, adaptive pooling and the losses with options
-(class weights, ignored targets, label smoothing, positive weights) are
-computed with NumPy: they are memory-bound passes over one array.
+norm runs the layer-norm kernel on one row per (sample, group); SiLU and
+ELU run on the activation kernels.  Softplus, adaptive pooling and the
+losses with options (class weights, ignored targets, label smoothing,
+positive weights) are computed with NumPy: memory-bound passes over one
+array, or (adaptive pooling) two small matrix products.
 """
 import numpy as np
 
@@ -51,27 +52,43 @@ def _sigmoid(x):
     return s
 
 
-def _silu_deriv(x):
-    s = _sigmoid(x)
-    return s * (1 + x * (1 - s))
+# op codes of fastnn.h (FNN_ACT_SILU, FNN_ACT_ELU)
+_SILU, _ELU = 6, 7
+
+
+class KernelActBackward(Node):
+    """An activation's backward on the C kernel, from the saved input."""
+    __slots__ = ("op", "x", "alpha", "name")
+
+    def backward(self, g):
+        g = _contig(g)
+        dx = np.empty_like(g)
+        _C.act_backward(self.op, g, self.x, dx, self.alpha)
+        return (dx,)
+
+    def release(self):
+        self.x = None
+
+
+def _kernel_act(op, input, alpha, name, node_name):
+    x = _in(input, name)
+    y = np.empty_like(x)
+    _C.act_forward(op, x, y, alpha)
+    if not needs_grad(input):
+        return wrap(y)
+    node = KernelActBackward()
+    node.op, node.x, node.alpha, node.name = op, x, alpha, node_name
+    return record(node, (input,), y)
 
 
 def silu(input):
     """x * sigmoid(x)."""
-    x = _in(input, "silu")
-    return _pointwise(input, x * _sigmoid(x), _silu_deriv, (), "SiluBackward", x)
-
-
-def _elu_deriv(x, alpha):
-    return np.where(x > 0, x.dtype.type(1), alpha * np.exp(np.minimum(x, 0)))
+    return _kernel_act(_SILU, input, 0.0, "silu", "SiluBackward")
 
 
 def elu(input, alpha=1.0):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
-    x = _in(input, "elu")
-    a = x.dtype.type(alpha)
-    y = np.where(x > 0, x, a * np.expm1(np.minimum(x, 0)))
-    return _pointwise(input, y, _elu_deriv, (a,), "EluBackward", x)
+    return _kernel_act(_ELU, input, float(alpha), "elu", "EluBackward")
 
 
 def _softplus_deriv(x, beta, threshold):

@@ -392,7 +392,12 @@ def cross_entropy(input, target, reduction="mean", *, weight=None, ignore_index=
     grad = np.empty_like(x)
     row_loss = np.empty(rows, np.float64)
     if ops.is_class_index_target(t):
-        ti = ops.class_indices(t, rows, classes, name)
+        try:
+            ti = ops.class_indices(t, rows, classes, name)
+        except ValueError:
+            if np.shape(t) == (rows,) and np.any(t == ignore_index):  # targets torch ignores
+                return _functional_extra.cross_entropy_options(input, target, None, ignore_index, reduction, 0.0)
+            raise
         loss = _C.cross_entropy_index(x, ti, grad, reduction, row_loss)
     elif isinstance(t, np.ndarray) and t.dtype.kind == "f":
         if t.shape != x.shape:
@@ -1029,15 +1034,16 @@ def rnn_layer(mode, input, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None):
 # ---------------------------------------------------------------- more layers and losses
 
 def _ce_needs_options(input, target, weight, ignore_index, label_smoothing):
-    """Whether cross_entropy needs the NumPy path: an option in use, a target
-    holding ignore_index, or an input that is not (N, C)."""
+    """Whether cross_entropy needs the NumPy path: class weights, label
+    smoothing, an input that is not (N, C), or an ignore_index that is a
+    class.  (An ignore_index outside the classes is found in the fused path
+    only when a target is out of range, so the common call pays nothing.)"""
     if weight is not None or label_smoothing:
         return True
     x = input.data if isinstance(input, Tensor) else input
-    if isinstance(x, np.ndarray) and x.ndim != 2:
-        return True
-    t = target.data if isinstance(target, Tensor) else target
-    return ops.is_class_index_target(t) and bool(np.any(t == ignore_index))
+    if not isinstance(x, np.ndarray):
+        return False
+    return x.ndim != 2 or 0 <= ignore_index < x.shape[1]
 
 
 from . import _functional_extra  # noqa: E402  (it imports the helpers above)
