@@ -3,6 +3,8 @@ touches most: GEMM squares and whole training steps.
 
     python benchmarks/threads_ab.py OLD_SRC NEW_SRC [--rounds R]
 
+(SRC:VAR=VALUE,... runs that build with those environment variables.)
+
 Each round runs one process per build (alternated, so a slow phase of a
 shared machine hits both alike); a process times each workload's fastnn
 call (median of several timings) at the default thread count.  Prints the
@@ -35,6 +37,9 @@ for w in bench.WORKLOADS:
             f()
         ts.append((time.perf_counter() - t0) / number)
     out[w.id] = float(np.median(ts))
+from fastnn import _C
+if hasattr(_C, "team_stats"):  # builds with the team-size judge: how often it ran serially
+    out["team_stats"] = _C.team_stats()
 print(json.dumps(out))
 """
 
@@ -44,24 +49,39 @@ WORKLOADS = ["gemm/square_f32[256]", "gemm/square_f32[512]", "gemm/square_f32[10
 
 
 def run_one(src):
+    src, _, extra = src.partition(":")  # SRC:VAR=VALUE,VAR=VALUE adds to the environment
     env = {"PYTHONPATH": src, "FASTNN_BENCH_TORCH": "0", "PATH": "/usr/bin:/bin"}
+    env.update(kv.split("=", 1) for kv in extra.split(",") if kv)
     r = subprocess.run([sys.executable, "-c", CHILD, json.dumps(WORKLOADS)], env=env, capture_output=True, text=True,
                        check=True)
     return json.loads(r.stdout)
 
 
 def main(argv):
-    old, new = argv[0], argv[1]
     rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 4
-    res = {old: [], new: []}
+    builds = [a for i, a in enumerate(argv) if a != "--rounds" and (i == 0 or argv[i - 1] != "--rounds")]
+    old, others = builds[0], builds[1:]
+    res = {b: [] for b in builds}
     for r in range(rounds):
-        for src in ((old, new) if r % 2 == 0 else (new, old)):
+        for src in (builds if r % 2 == 0 else builds[::-1]):
             res[src].append(run_one(src))
-    print(f"{'workload':<40} {'old ms':>9} {'new ms':>9} {'new/old':>8}   (medians of {rounds} alternated processes)")
+    print(f"medians of {rounds} alternated processes; old = {old}")
+    for i, b in enumerate(others):
+        print(f"  new{i + 1} = {b}")
+    head = "".join(f" {'new%d ms' % (i + 1):>9} {'/old':>6}" for i in range(len(others)))
+    print(f"{'workload':<40} {'old ms':>9}{head}")
     for w in WORKLOADS:
         o = statistics.median(d[w] for d in res[old])
-        n = statistics.median(d[w] for d in res[new])
-        print(f"{w:<40} {o * 1e3:9.3f} {n * 1e3:9.3f} {n / o:8.3f}")
+        cols = ""
+        for b in others:
+            n = statistics.median(d[w] for d in res[b])
+            cols += f" {n * 1e3:9.3f} {n / o:6.3f}"
+        print(f"{w:<40} {o * 1e3:9.3f}{cols}")
+    for b in others:
+        stats = [d.get("team_stats") for d in res[b] if d.get("team_stats")]
+        if stats:
+            print(f"{b}: late regions per process {[s['late'] for s in stats]}, serial calls "
+                  f"{[s['serial_calls'] for s in stats]}")
 
 
 if __name__ == "__main__":

@@ -112,10 +112,11 @@ static int64_t fnn_now_ns(void) {
 #define FNN_TEAM_LATE_NS 250000
 #define FNN_TEAM_CREDIT_NS 1000000
 /* The serial window after a late region: from 8 ms, doubling while each
- * probe after a window finds the worker late again, up to 0.5 s (probes
- * then cost at most a few per cent of the time). */
+ * probe after a window finds the worker late again, up to 128 ms (a probe
+ * then costs ~1% of the time, and a brief disturbance of a quiet machine
+ * leaves the threads off for little longer). */
 #define FNN_TEAM_WINDOW_MIN_NS 8000000
-#define FNN_TEAM_WINDOW_MAX_NS 512000000
+#define FNN_TEAM_WINDOW_MAX_NS 128000000
 
 int fnn_team_mode = FNN_TEAM_AUTO;
 static int64_t team_serial_until; /* ns; kernels called before then run serially */

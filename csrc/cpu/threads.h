@@ -25,11 +25,11 @@ int fnn_threads_for(int64_t work, int64_t grain);
  *   (fnn_team_next), so the caller runs every item no worker has claimed
  *   and a late worker finds nothing left;
  * - team size: the caller times how long it waits at the join after its
- *   last item (fnn_team_end).  A wait longer than what the worker's items
- *   saved means the worker was late; then every kernel runs serially for a
- *   while (fnn_team_threads returns 1), a window that doubles while the
- *   lateness persists and starts short again once a call finds the worker
- *   on time;
+ *   last item (fnn_team_end) and sets it against what the workers' items
+ *   saved, summed over recent regions.  When the waits outweigh the savings
+ *   the workers are late; then every kernel runs serially for a while
+ *   (fnn_team_threads returns 1), a window that doubles while the lateness
+ *   persists and starts short again once calls find the workers on time;
  * - short spin: libgomp's workers and join spin only briefly before they
  *   sleep (GOMP_SPINCOUNT, set by the Python package before libgomp loads
  *   unless the user chose a wait policy), so an idle worker soon hands its

@@ -5,12 +5,15 @@ import os as _os
 # Its default spins its threads for milliseconds after each parallel region
 # and at each join: on a machine whose cores other work needs (another
 # process, NumPy's BLAS threads) that core is then held from them.  Unless
-# the user chose a policy, fastnn asks for a short spin (GOMP_SPINCOUNT
-# pause instructions, ~0.05-0.2 ms): long enough to cover the gaps between
-# the kernel calls of a training step, short enough to hand the core over
-# soon.  The variable is removed again so child processes see the user's
+# the user chose a policy, fastnn asks for a shorter spin: GOMP_SPINCOUNT
+# pause instructions (~30-120 ns each), about 0.3-1 ms, which still covers
+# the gaps between the kernel calls of a training step (2000 did not: the
+# MLP step ran 20% slower, its worker asleep at many forks), and a worker
+# that then sleeps hands its core over.  While workers are found late
+# kernels run serially anyway (cpu/threads.h), so no worker spins then.
+# The variable is removed again so child processes see the user's
 # environment.  config()['omp_wait'] says which policy holds.
-_SPIN_DEFAULT = "2000"
+_SPIN_DEFAULT = "10000"
 
 
 def _libgomp_loaded():
