@@ -1,8 +1,10 @@
-/* Thread count, the fork guard and a barrier that sleeps.
+/* Thread count, the fork guard, the team-size judge (threads.h) and a
+ * barrier that sleeps.
  *
  * A kernel runs min(setting, omp_get_max_threads()) threads, both read in the
  * calling thread, so threadpoolctl's limits (which call omp_set_num_threads)
- * reach it.  Inside another OpenMP parallel region it runs serially.
+ * reach it, or one thread while workers were recently late (fnn_team_threads).
+ * Inside another OpenMP parallel region it runs serially.
  *
  * GNU libgomp cannot be used in a child forked after the parent used its
  * thread pool (the child has no pool threads, and libgomp waits for them).
@@ -16,6 +18,7 @@
 #include <omp.h>
 #endif
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 static int fnn_threads_setting = 0; /* 0: not set yet */
@@ -84,11 +87,116 @@ int fnn_openmp_version(void) {
 }
 
 int fnn_threads_for(int64_t work, int64_t grain) {
-    int nt = fnn_get_num_threads();
+    int nt = fnn_team_threads();
     if (grain < 1) grain = 1;
     int64_t by_work = work / grain;
     if (by_work < nt) nt = by_work < 1 ? 1 : (int)by_work;
     return nt;
+}
+
+static int64_t fnn_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- teams */
+
+/* Regions are judged by what their workers saved against what the caller
+ * waited at the join, summed over recent regions (a balance, capped so
+ * that a run of good regions does not hide a change for long): one small
+ * region that found its worker asleep (~0.1-0.2 ms to wake an idle
+ * virtual core) does not stop the large ones beside it from running in
+ * parallel, but a worker late again and again, or queued behind another
+ * thread for a scheduler tick or time slice (1-4 ms), does. */
+#define FNN_TEAM_LATE_NS 250000
+#define FNN_TEAM_CREDIT_NS 1000000
+/* The serial window after a late region: from 8 ms, doubling while each
+ * probe after a window finds the worker late again, up to 128 ms (a probe
+ * then costs ~1% of the time, and a brief disturbance of a quiet machine
+ * leaves the threads off for little longer). */
+#define FNN_TEAM_WINDOW_MIN_NS 8000000
+#define FNN_TEAM_WINDOW_MAX_NS 128000000
+
+int fnn_team_mode = FNN_TEAM_AUTO;
+static int64_t team_serial_until; /* ns; kernels called before then run serially */
+static int64_t team_window;       /* ns; the last serial window */
+static int64_t team_last_late;    /* ns; when a region was last found late */
+static int64_t team_balance;      /* ns; saved minus waited over recent regions */
+static int64_t team_regions, team_late, team_serial_calls;
+
+int fnn_team_set_test_mode(int mode) {
+    int old = fnn_team_mode;
+    if (mode >= FNN_TEAM_AUTO && mode <= FNN_TEAM_CALLER_LATE) fnn_team_mode = mode;
+    return old;
+}
+
+void fnn_team_stats(int64_t out[3]) {
+    out[0] = __atomic_load_n(&team_regions, __ATOMIC_RELAXED);
+    out[1] = __atomic_load_n(&team_late, __ATOMIC_RELAXED);
+    out[2] = __atomic_load_n(&team_serial_calls, __ATOMIC_RELAXED);
+}
+
+int fnn_team_threads(void) {
+    const int nt = fnn_get_num_threads();
+    if (nt <= 1) return nt;
+    const int mode = fnn_team_mode;
+    if (mode == FNN_TEAM_SERIAL) return 1;
+    if (mode != FNN_TEAM_AUTO) return nt;
+    if (__atomic_load_n(&team_serial_until, __ATOMIC_RELAXED) > fnn_now_ns()) {
+        __atomic_fetch_add(&team_serial_calls, 1, __ATOMIC_RELAXED);
+        return 1;
+    }
+    return nt;
+}
+
+void fnn_team_begin(fnn_team *tm, int64_t items) {
+    tm->next = 0;
+    tm->items = items;
+    tm->mine = 0;
+    tm->t_done = 0;
+    tm->t_fork = fnn_now_ns();
+}
+
+void fnn_team_caller_done(fnn_team *tm) { tm->t_done = fnn_now_ns(); }
+
+void fnn_team_test_delay(int tid) {
+    if ((fnn_team_mode == FNN_TEAM_WORKER_LATE) == (tid != 0)) {
+        struct timespec ts = {0, 300000};
+        nanosleep(&ts, 0);
+    }
+}
+
+void fnn_team_end(fnn_team *tm, int nt) {
+    if (nt <= 1 || tm->t_done == 0) return;
+    const int64_t now = fnn_now_ns(), wait = now - tm->t_done, busy = tm->t_done - tm->t_fork;
+    __atomic_fetch_add(&team_regions, 1, __ATOMIC_RELAXED);
+    /* The workers ran items - mine, saving about busy * (items - mine) /
+     * mine of the caller's time (items of one region cost about the same).
+     * Regions without counted items (barriers between phases) are judged
+     * as if the work was shared evenly.  Races between concurrent callers
+     * only blur the balance. */
+    int64_t saved = busy;
+    if (tm->items > 0 && tm->mine > 0) saved = busy * (tm->items - tm->mine) / tm->mine;
+    if (tm->items > 0 && tm->mine >= tm->items) saved = 0;
+    int64_t bal = __atomic_load_n(&team_balance, __ATOMIC_RELAXED) + saved - wait;
+    if (bal > FNN_TEAM_CREDIT_NS) bal = FNN_TEAM_CREDIT_NS;
+    if (bal >= -FNN_TEAM_LATE_NS) {
+        __atomic_store_n(&team_balance, bal, __ATOMIC_RELAXED);
+        /* once no region was late for a few windows, the next window
+         * starts short again (one lucky probe on a busy machine does not) */
+        if (now - __atomic_load_n(&team_last_late, __ATOMIC_RELAXED) > 4 * team_window + FNN_TEAM_WINDOW_MIN_NS)
+            __atomic_store_n(&team_window, 0, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_store_n(&team_balance, 0, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&team_late, 1, __ATOMIC_RELAXED);
+    int64_t w = __atomic_load_n(&team_window, __ATOMIC_RELAXED) * 2;
+    if (w < FNN_TEAM_WINDOW_MIN_NS) w = FNN_TEAM_WINDOW_MIN_NS;
+    if (w > FNN_TEAM_WINDOW_MAX_NS) w = FNN_TEAM_WINDOW_MAX_NS;
+    __atomic_store_n(&team_window, w, __ATOMIC_RELAXED);
+    __atomic_store_n(&team_last_late, now, __ATOMIC_RELAXED);
+    __atomic_store_n(&team_serial_until, now + w, __ATOMIC_RELAXED);
 }
 
 /* ---------------------------------------------------------------- barrier */
@@ -98,13 +206,6 @@ int fnn_threads_for(int64_t work, int64_t grain) {
 #else
 #include <sched.h>
 #endif
-#include <time.h>
-
-static int64_t fnn_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static inline void fnn_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

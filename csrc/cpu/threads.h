@@ -10,8 +10,76 @@ int fnn_forked_child(void);
 /* _OPENMP of the compiler that built fastnn, 0 without OpenMP. */
 int fnn_openmp_version(void);
 /* Threads worth using for `work` units when each thread should get at
- * least `grain` of them: never more than fnn_get_num_threads(). */
+ * least `grain` of them: never more than fnn_team_threads(). */
 int fnn_threads_for(int64_t work, int64_t grain);
+
+/* ------------------------------------------------------------ teams
+ *
+ * On cores shared with other work, a parallel region loses to a serial
+ * call when a worker starts late: the OpenMP join waits for every member of
+ * the team, and a worker the scheduler has not run (the other core busy
+ * with another process, or with NumPy's BLAS worker spinning after its
+ * call) costs a scheduler tick, ~4 ms.  Three things keep that off:
+ *
+ * - items: a region hands out its work as items from a shared counter
+ *   (fnn_team_next), so the caller runs every item no worker has claimed
+ *   and a late worker finds nothing left;
+ * - team size: the caller times how long it waits at the join after its
+ *   last item (fnn_team_end) and sets it against what the workers' items
+ *   saved, summed over recent regions.  When the waits outweigh the savings
+ *   the workers are late; then every kernel runs serially for a while
+ *   (fnn_team_threads returns 1), a window that doubles while the lateness
+ *   persists and starts short again once calls find the workers on time;
+ * - short spin: libgomp's workers and join spin only briefly before they
+ *   sleep (GOMP_SPINCOUNT, set by the Python package before libgomp loads
+ *   unless the user chose a wait policy), so an idle worker soon hands its
+ *   core to whoever needs it, and a caller that waits soon lets a worker
+ *   queued on its own core run.
+ *
+ * The waiting itself stays libgomp's: no other thread spins.  Which thread
+ * runs an item never changes a result, so results are bit-identical at
+ * any team size. */
+typedef struct {
+    int64_t next;   /* the next unclaimed item */
+    int64_t items;  /* items in this region */
+    int64_t mine;   /* items the caller ran */
+    int64_t t_fork; /* ns: the region started */
+    int64_t t_done; /* ns: the caller found no item left */
+} fnn_team;
+
+/* Test hook (fastnn._C._team_test_mode): AUTO judges lateness; the others
+ * force a choice, so tests can check each gives the same results. */
+#define FNN_TEAM_AUTO 0
+#define FNN_TEAM_SERIAL 1       /* every kernel on its calling thread */
+#define FNN_TEAM_FULL 2         /* the whole team, whatever was observed */
+#define FNN_TEAM_WORKER_LATE 3  /* the whole team, workers start ~0.3 ms late */
+#define FNN_TEAM_CALLER_LATE 4  /* the whole team, the caller starts ~0.3 ms late */
+int fnn_team_set_test_mode(int mode);
+/* Counters since the process started: parallel regions judged, found
+ * late, and kernel calls run serially because of it. */
+void fnn_team_stats(int64_t out[3]);
+
+/* Threads a kernel called now uses: fnn_get_num_threads(), or 1 while
+ * workers were recently found late (or a test forces it). */
+int fnn_team_threads(void);
+/* Before a region of nt threads over `items` items. */
+void fnn_team_begin(fnn_team *tm, int64_t items);
+/* Thread tid's next item (>= items: none left). */
+static inline int64_t fnn_team_next(fnn_team *tm, int tid) {
+    const int64_t i = __atomic_fetch_add(&tm->next, 1, __ATOMIC_RELAXED);
+    if (tid == 0 && i < tm->items) tm->mine++;
+    return i;
+}
+/* Each thread on entering the region (test delays only). */
+extern int fnn_team_mode;
+void fnn_team_test_delay(int tid);
+static inline void fnn_team_enter(int tid) {
+    if (fnn_team_mode >= FNN_TEAM_WORKER_LATE) fnn_team_test_delay(tid);
+}
+/* The caller (thread 0), after its last item, before the join. */
+void fnn_team_caller_done(fnn_team *tm);
+/* After the region: judges the join's wait (nt: the team's size). */
+void fnn_team_end(fnn_team *tm, int nt);
 
 /* Thread t of nt gets [lo, lo+len) of n elements, cut at multiples of 16
  * elements so no two threads write one cache line. */

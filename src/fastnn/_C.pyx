@@ -33,6 +33,8 @@ cdef extern from "cpu/threads.h" nogil:
     void fnn_threads_init()
     int fnn_openmp_version()
     int fnn_forked_child()
+    int fnn_team_set_test_mode(int mode)
+    void fnn_team_stats(int64_t *out)
 
 cdef extern from *:
     """
@@ -95,6 +97,25 @@ def kernel_names():
 
 def openmp_version():
     return fnn_openmp_version()
+
+TEAM_MODES = ("auto", "serial", "full", "worker_late", "caller_late")
+
+def _team_test_mode(mode):
+    """Test hook: how parallel calls pick their team (cpu/threads.h):
+    "auto" (from the workers' observed lateness), or forced: "serial",
+    "full", "worker_late" / "caller_late" (the whole team, with the workers
+    or the caller starting ~0.3 ms late).  Returns the previous mode."""
+    if mode not in TEAM_MODES:
+        raise ValueError(f"_team_test_mode: expected one of {TEAM_MODES}, got {mode!r}")
+    return TEAM_MODES[fnn_team_set_test_mode(TEAM_MODES.index(mode))]
+
+def team_stats():
+    """Counters since the process started: parallel regions judged, found
+    late (a worker kept the caller waiting at the join), and kernel calls
+    then run on one thread."""
+    cdef int64_t out[3]
+    fnn_team_stats(out)
+    return {"regions": out[0], "late": out[1], "serial_calls": out[2]}
 
 def compiler():
     return fnn_compiler().decode()

@@ -43,9 +43,17 @@ def config():
         "isa_available": _C.isa_available(),
         "num_threads": _C.get_num_threads(),
         "openmp": _C.openmp_version(),
+        # libgomp's wait policy: "short" (fastnn's short spin), "user"
+        # (OMP_WAIT_POLICY / GOMP_SPINCOUNT), "libgomp" (loaded before fastnn)
+        "omp_wait": _omp_wait(),
         "compiler": _C.compiler(),
         "kernels": _C.kernel_names(),
     }
+
+
+def _omp_wait():
+    from . import _omp_wait as w
+    return w
 
 
 def show_config():
@@ -54,6 +62,6 @@ def show_config():
     print(f"fastnn {c['version']}")
     print(f"  isa:           {c['isa']} (available: {', '.join(c['isa_available'])})")
     print(f"  num_threads:   {c['num_threads']}")
-    print(f"  openmp:        {c['openmp'] or 'no'}")
+    print(f"  openmp:        {c['openmp'] or 'no'} (wait policy: {c['omp_wait']})")
     print(f"  compiler:      {c['compiler']}")
     print(f"  kernels:       {len(c['kernels'])} for {c['isa']}")

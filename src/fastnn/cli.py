@@ -113,7 +113,20 @@ def cmd_demo(args):
 
 def cmd_bench(args):
     from . import bench
-    rows = bench.select(args.group or None, quick=args.quick)
+    groups = args.group or None
+    if groups and "threads" in groups:
+        # not a contender table: fastnn at 1 and 2 threads with a core kept
+        # busy, and beside NumPy's BLAS (bench_threads); only on request,
+        # since it loads a core on purpose
+        from . import bench_threads
+        report = bench_threads.main(out=lambda s: print(s, flush=True))
+        groups = [g for g in groups if g != "threads"]
+        if not groups:
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(report, f, indent=1)
+            return 0
+    rows = bench.select(groups, quick=args.quick)
     if not rows:
         sys.stderr.write("fastnn: error: no benchmark workload matches\n")
         return 2
@@ -179,7 +192,9 @@ def main(argv=None):
     b.add_argument("--json", metavar="F", help="write the results as JSON")
     b.add_argument("--markdown", metavar="F", help="write the results as Markdown tables (benchmarks/RESULTS.md)")
     b.add_argument("--plot", metavar="F.png", help="draw the ratios (needs matplotlib)")
-    b.add_argument("--group", action="append", help="only this group (repeatable)")
+    b.add_argument("--group", action="append",
+                   help="only this group (repeatable); 'threads' (never by default) times 1 vs 2 threads "
+                        "with a core kept busy, and beside numpy @")
     b.set_defaults(fn=cmd_bench)
     t = sub.add_parser("train", help="train one of the four networks on bundled data")
     t.add_argument("--model", default="mlp", choices=["mlp", "cnn", "lstm", "transformer"])

@@ -1,0 +1,129 @@
+"""Team sizes (cpu/threads.h): each parallel call picks its team from the
+workers' observed lateness, and the caller runs every item no worker has
+claimed.  Whichever choice is made, and whoever runs which item, results
+must be bit-identical to one thread's."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastnn
+from fastnn import _C, nn, ops, optim
+
+MODES = ["serial", "full", "worker_late", "caller_late"]
+
+
+@pytest.fixture
+def team_mode(restore_threads):
+    before = _C._team_test_mode("auto")
+    yield _C._team_test_mode
+    _C._team_test_mode(before)
+
+
+def _cases():
+    rng = np.random.default_rng(5)
+    f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    # (a, b, trans_a, trans_b): column / row slices, k split, gemm_ukr_cm,
+    # gemm_ukr_dot, the shared-panel path (>= 2^27 multiply-adds)
+    mm = [(f32(128, 128), f32(128, 128), False, False), (f32(512, 128), f32(128, 32), False, False),
+          (f32(64, 4096), f32(4096, 64), False, False), (f32(2048, 256), f32(2048, 10), True, False),
+          (f32(1024, 512), f32(10, 512), False, True), (f32(520, 520), f32(520, 520), False, False),
+          (f32(128, 784).astype(np.float64), f32(784, 512).astype(np.float64), False, False)]
+    batch = (f32(16, 64, 64), f32(16, 64, 64))
+    x, g = f32(300_001), f32(300_001)
+    rows = f32(400, 700)
+    return mm, batch, x, g, rows
+
+
+def _run_all(cases):
+    mm, batch, x, g, rows = cases
+    out = [ops.matmul(a, b, trans_a=ta, trans_b=tb) for a, b, ta, tb in mm]
+    y = ops.sigmoid(x)
+    sm = ops.softmax(rows)
+    return out + [ops.matmul(*batch), y, ops.gelu(x), ops.sigmoid_backward(g, y), sm,
+                  ops.softmax_backward(rows, sm)]
+
+
+def _train(steps=3):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 784), dtype=np.float32)
+    y = rng.integers(0, 10, 128)
+    fastnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    loss_fn = nn.CrossEntropyLoss()
+    opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    losses = []
+    for _ in range(steps):
+        loss = loss_fn(model(x), y)
+        losses.append(loss.item())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return losses, [p.data.tobytes() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_team_choice_is_bit_identical_to_one_thread(team_mode, mode):
+    cases = _cases()
+    fastnn.set_num_threads(1)
+    ref, ref_train = _run_all(cases), _train()
+    fastnn.set_num_threads(2)
+    team_mode(mode)
+    for rep in range(3):
+        for i, (got, want) in enumerate(zip(_run_all(cases), ref)):
+            assert got.dtype == want.dtype and np.array_equal(got, want), f"{mode}, repetition {rep}: result {i} differs"
+    assert _train() == ref_train, f"{mode}: training differs from 1 thread"
+
+
+def test_late_worker_items_go_to_the_caller(team_mode):
+    """With the worker forced late, the caller runs every item of a short
+    call itself (the join then only waits for the worker to arrive), and the
+    regions are judged late; the next calls in auto mode run serially."""
+    fastnn.set_num_threads(2)
+    x = np.random.default_rng(1).standard_normal(100_000).astype(np.float32)
+    ref = ops.sigmoid(x)
+    before = _C.team_stats()
+    team_mode("worker_late")
+    for _ in range(4):
+        assert np.array_equal(ops.sigmoid(x), ref)
+    mid = _C.team_stats()
+    assert mid["regions"] - before["regions"] == 4
+    assert mid["late"] > before["late"], "a worker 0.3 ms late on a ~0.05 ms call was not judged late"
+    team_mode("auto")
+    assert np.array_equal(ops.sigmoid(x), ref)
+    assert _C.team_stats()["serial_calls"] > mid["serial_calls"], "after late regions the call did not run serially"
+    assert fastnn.get_num_threads() == 2  # the setting itself is unchanged
+
+
+def test_on_time_workers_keep_the_team(team_mode):
+    """On a quiet machine, a region whose worker shares the work is not
+    judged late, so large products keep both threads."""
+    fastnn.set_num_threads(2)
+    a = np.random.default_rng(2).standard_normal((512, 512)).astype(np.float32)
+    team_mode("caller_late")  # the worker starts first: it saves time, never waits
+    before = _C.team_stats()
+    for _ in range(5):
+        ops.matmul(a, a)
+    after = _C.team_stats()
+    assert after["regions"] - before["regions"] == 5
+    assert after["late"] == before["late"]
+
+
+def test_team_test_mode_rejects_unknown_modes(team_mode):
+    with pytest.raises(ValueError, match="_team_test_mode"):
+        team_mode("sometimes")
+
+
+def test_short_spin_is_asked_for_unless_the_user_chose(tmp_path):
+    """fastnn asks libgomp for a short spin only when the user set neither
+    OMP_WAIT_POLICY nor GOMP_SPINCOUNT, and leaves the environment as it was."""
+    code = ("import os, fastnn; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'),"
+            " fastnn.config()['omp_wait'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["None", "None", "short"]
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "active"}, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.split() == ["None", "active", "user"]
