@@ -1,11 +1,13 @@
 """The C API: the capsule table, fastnn_capi.h and fastnn/capi.pxd.
 
 At test time this builds, in a temporary directory and with setuptools, the
-README's example extensions (one in C, one in Cython, from README.md's own
-code blocks) plus a few test-only C modules (ABI mismatches, a module of two
-C files), none linked to fastnn, and runs them in subprocesses (the test
-process never imports them).  Every entry of the table is also called through
-the capsule with ctypes, with good and with bad arguments.
+example extensions of examples/capi/ (one in C, one in Cython; the README
+shows them, and tests/test_readme.py checks that it shows them as they are)
+plus a few test-only C modules (ABI mismatches, a module of two C files),
+none linked to fastnn, and runs them in subprocesses (the test process never
+imports them), the README's code that uses them included.  Every entry of
+the table is also called through the capsule with ctypes, with good and with
+bad arguments.
 """
 import ctypes
 import json
@@ -25,7 +27,7 @@ from fastnn import _C, ops
 import conv_reference as ref
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README = os.path.join(ROOT, "README.md")
+EXAMPLES = os.path.join(ROOT, "examples", "capi")
 INC = fastnn.get_include()
 FNN_OK, FNN_EINVAL, FNN_EOVERFLOW = 0, -1, -4
 
@@ -472,11 +474,13 @@ def test_config_entries_reject_bad_arguments(restore_threads):
 
 # ---------------------------------------------------------------- external modules
 
-def readme_examples():
-    with open(README) as f:
-        text = f.read()
-    blocks = dict(re.findall(r"<!-- capi-example: (\S+) -->\n```\w*\n(.*?)```", text, re.S))
-    assert set(blocks) == {"setup.py", "fnn_example.c", "fnn_example_cy.pyx"}, sorted(blocks)
+def example_files():
+    if not os.path.isdir(EXAMPLES):
+        pytest.skip("no source checkout (examples/capi)")
+    blocks = {}
+    for name in ("setup.py", "fnn_example.c", "fnn_example_cy.pyx"):
+        with open(os.path.join(EXAMPLES, name)) as f:
+            blocks[name] = f.read()
     return blocks
 
 
@@ -557,13 +561,13 @@ def env_for(path):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """The README examples and the test modules, built in a temporary
+    """The example extensions and the test modules, built in a temporary
     directory (two setuptools builds in parallel)."""
     d = str(tmp_path_factory.mktemp("capi_ext"))
     ex, extra = os.path.join(d, "example"), os.path.join(d, "extra")
     os.makedirs(ex)
     os.makedirs(extra)
-    for name, text in readme_examples().items():
+    for name, text in example_files().items():
         with open(os.path.join(ex, name), "w") as f:
             f.write(text)
     major = header_define(header("fastnn_capi_table.h"), "FNN_CAPI_ABI_MAJOR")
@@ -625,6 +629,26 @@ def test_external_modules_match_numpy(built):
         fnn_example.sigmoid(z, z)
         assert np.isnan(z[0])
     """)
+
+
+def readme_usage_block():
+    """The README's Python block that uses the example modules."""
+    readme = os.path.join(ROOT, "README.md")
+    if not os.path.exists(readme):
+        pytest.skip("README.md not beside the tests")
+    with open(readme) as f:
+        blocks = [b for b in re.findall(r"```python\n(.*?)```", f.read(), re.S) if "import fnn_example" in b]
+    assert len(blocks) == 1, blocks
+    return blocks[0]
+
+
+def test_readme_usage_of_the_examples_runs(built):
+    run(built["example"], readme_usage_block() + """
+import json
+assert np.allclose(c, a @ b, rtol=1e-5, atol=1e-5)
+assert np.allclose(y, 1 / (1 + np.exp(-a.ravel())), rtol=1e-6)
+print(json.dumps(True))
+""")
 
 
 def test_external_modules_report_fastnn_errors_and_write_nothing(built):

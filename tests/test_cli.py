@@ -1,5 +1,5 @@
 """The fastnn command: train (save, resume bit-identically, plot), bad
-arguments (one line, exit code 2), demo pieces (issue 7)."""
+arguments (one line, exit code 2), the pieces of `fastnn demo`."""
 import subprocess
 import sys
 
@@ -82,3 +82,55 @@ def test_python_dash_m_fastnn_runs_the_command():
     assert fastnn.get_isa() in r.stdout and "num_threads" in r.stdout
     r = subprocess.run([sys.executable, "-m", "fastnn", "nosuchcmd"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def _fake_results():
+    return [
+        {"id": "gemm/square_f32[256]", "group": "gemm", "name": "square_f32", "size": 256,
+         "median_s": {"fastnn": 2e-4, "numpy": 3e-4, "torch": 2.5e-4}, "ratio_vs_numpy": 1.5, "ratio_vs_torch": 1.25,
+         "gflops": {"fastnn": 160.0, "numpy": 110.0, "torch": 130.0}, "peak_gflops": 200.0,
+         "fraction_of_peak": {"fastnn": 0.8, "numpy": 0.55, "torch": 0.65}},
+        {"id": "activations/relu[1e+06]", "group": "activations", "name": "relu", "size": 1e6,
+         "median_s": {"fastnn": 7e-5, "numpy": 4e-4}, "ratio_vs_numpy": 4e-4 / 7e-5, "gbytes_per_s": {"fastnn": 110.0}},
+    ]
+
+
+def test_bench_markdown_names_the_command_the_machine_and_every_row():
+    from fastnn import bench
+    md = bench.markdown(_fake_results(), command="fastnn bench --quick --markdown R.md", quick=True,
+                        info={"cpu": "Test CPU", "cores": 2})
+    lines = md.splitlines()
+    assert lines[0] == "# Benchmark results"
+    assert "`fastnn bench --quick --markdown R.md`" in md and "quick" in md and "Test CPU" in md
+    assert "## gemm" in md and "## activations" in md
+    row = next(line for line in lines if line.startswith("| square_f32[256] |"))
+    assert row.split(" | ")[1:6] == ["0.200", "0.300", "1.50", "0.250", "1.25"] and "80% (55%)" in row
+    relu = next(line for line in lines if line.startswith("| relu[1e+06] |"))
+    assert "5.71" in relu and "110.0" in relu
+
+
+def test_bench_and_demo_time_with_one_protocol(monkeypatch, tmp_path, capsys):
+    """`fastnn bench --markdown` writes what it measured; `fastnn demo`'s
+    table goes through the same bench.measure as `fastnn bench --quick`."""
+    from fastnn import bench, cli
+    calls = []
+
+    def fake_measure(rows, *, quick=False, progress=None):
+        calls.append(([w.id for w in rows], quick))
+        results = _fake_results()
+        for r in results:
+            progress(r)
+        return results
+    monkeypatch.setattr(bench, "measure", fake_measure)
+    out = tmp_path / "R.md"
+    assert cli.main(["bench", "--quick", "--group", "gemm", "--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert "`fastnn bench --quick --group gemm --markdown " in text and "| square_f32[256] |" in text
+    monkeypatch.setattr(train, "MODELS", [])
+    assert cli.main(["demo", "--no-progress"]) == 0
+    demo_rows, demo_quick = calls[-1]
+    assert demo_quick and demo_rows == [w.id for w in bench.select(quick=True) if w.name in bench.DEMO_WORKLOADS]
+    assert len(demo_rows) == 8
+    printed = capsys.readouterr().out
+    assert "square_f32[256]" in printed
+    assert ("and torch" in printed) == (bench.torch_or_none() is not None)

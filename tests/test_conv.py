@@ -27,7 +27,9 @@ CI = bool(os.environ.get("CI"))
 
 
 def sample_grid(count, seed):
-    """`count` valid random conv configurations from the issue's grid."""
+    """`count` valid random conv configurations: 1-4 images, kernels up to
+    5x5, strides up to 3, padding up to 2, dilation up to 2, one group, two
+    groups or depthwise."""
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < count:

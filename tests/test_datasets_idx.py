@@ -1,4 +1,4 @@
-"""fastnn.datasets.load_mnist on small IDX files written here (issue 7)."""
+"""fastnn.datasets.load_mnist on small IDX files written here, gzip or not."""
 import gzip
 
 import numpy as np

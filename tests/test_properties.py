@@ -1,6 +1,7 @@
-"""Property tests over fastnn.ops (issue 9): random shapes (0- and 1-sized
+"""Property tests over fastnn.ops: random shapes (0- and 1-sized
 dims included), strides (negative too), dtypes, out= arrays that alias the
-input, huge shapes and wrong types.  Every call either returns the right
+input, huge shapes, wrong types, and arrays C cannot use in place (byte-swapped,
+unaligned, backed by bytes or a memoryview).  Every call either returns the right
 answer (checked against NumPy in float64) or raises a clear Python
 exception; none may crash.  Example counts: tests/conftest.py profiles
 (`--hypothesis-profile=deep` goes much further)."""
@@ -11,6 +12,8 @@ from hypothesis.extra import numpy as hnp
 from scipy import special
 
 from fastnn import ops
+
+from input_kinds import INPUT_KINDS, as_kind, assert_same_result
 
 CLEAR = (TypeError, ValueError, MemoryError)
 FLOATS = st.sampled_from([np.float32, np.float64])
@@ -250,3 +253,44 @@ def test_layer_norm_any_layout(x):
     ref = (x64 - mu) / np.sqrt(var + 1e-5) * w + b
     tol = 2e-5 if x.dtype == np.float32 else 1e-12
     assert np.allclose(y, ref, rtol=tol, atol=tol)
+
+
+# ---------------------------------------------------------------- kinds of memory
+
+KINDS = st.sampled_from(sorted(INPUT_KINDS))
+
+
+@given(x=strided(), kind=KINDS, name=st.sampled_from(sorted(UNARY) + ["softmax", "log_softmax"]))
+def test_any_kind_of_input_gives_the_native_answer(x, kind, name):
+    fn = UNARY[name][0] if name in UNARY else getattr(ops, name)
+    if name in ("softmax", "log_softmax") and x.ndim == 0:
+        x = x.reshape(1)
+    want = fn(np.ascontiguousarray(x))
+    assert_same_result(fn(as_kind(kind, np.ascontiguousarray(x))), want)
+
+
+@given(data=st.data(), dtype=FLOATS, kind_a=KINDS, kind_b=KINDS)
+def test_matmul_any_kind_of_operand(data, dtype, kind_a, kind_b):
+    m, k, n = (data.draw(st.integers(1, 9)) for _ in range(3))
+    batch = data.draw(st.sampled_from([(), (1,), (3,)]))
+    a = data.draw(hnp.arrays(dtype, batch + (m, k), elements=st.floats(-4, 4, width=32)))
+    b = data.draw(hnp.arrays(dtype, batch + (k, n), elements=st.floats(-4, 4, width=32)))
+    ta, tb = data.draw(st.booleans()), data.draw(st.booleans())
+    if ta:
+        a = np.ascontiguousarray(a.swapaxes(-1, -2))
+    if tb:
+        b = np.ascontiguousarray(b.swapaxes(-1, -2))
+    want = ops.matmul(a, b, trans_a=ta, trans_b=tb)
+    got = ops.matmul(as_kind(kind_a, a), as_kind(kind_b, b), trans_a=ta, trans_b=tb)
+    assert got.dtype == np.dtype(dtype)  # native, whatever the operands' byte order
+    assert_same_result(got, want)
+
+
+@given(x=strided(dtype=np.float32, min_dims=1, max_dims=3), kind=st.sampled_from(["swapped", "unaligned"]))
+def test_out_c_cannot_write_is_a_type_error(x, kind):
+    if x.size == 0:
+        return
+    out = as_kind(kind, np.zeros(x.shape, np.float32))
+    with pytest.raises(TypeError, match="byte order|aligned"):
+        ops.relu(x, out=out)
+    assert not out.any()  # nothing was written

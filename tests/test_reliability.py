@@ -1,5 +1,5 @@
 """Reliability: concurrency, the GIL, memory held flat over many steps,
-bit-identical training at any thread count (issue 9)."""
+bit-identical training at any thread count."""
 import resource
 import subprocess
 import sys

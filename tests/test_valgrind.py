@@ -1,6 +1,6 @@
 """valgrind's memcheck over a kernel smoke run: no definite leak and no
-invalid read or write whose stack passes through fastnn's extension
-(issue 9).  Python and NumPy's own reports are not ours and are ignored."""
+invalid read or write whose stack passes through fastnn's extension.
+Python and NumPy's own reports are not ours and are ignored."""
 import os
 import re
 import shutil

@@ -102,11 +102,52 @@ def compiler():
 def in_forked_child():
     return bool(fnn_forked_child())
 
+# ---------------------------------------------------------------- kinds of memory
+# C reads and writes native-order, element-aligned memory only.  NumPy arrays
+# can be otherwise: data read from a big-endian file ('>f4'), a view at an
+# odd byte offset of a buffer.  fastnn.ops copies such inputs into native
+# arrays (as_float_array, native); arrays C writes into (out=, the arrays an
+# optimizer updates) cannot be fixed by a copy, so every binding refuses them
+# with a TypeError that says what is wrong and how to convert.
+
+cdef str kind_problem(cnp.ndarray a):
+    """Why C cannot use a's memory in place, or None."""
+    if not cnp.PyArray_ISNOTSWAPPED(a):
+        return (f"has non-native byte order (dtype '{a.dtype.str}'); convert it first, e.g. "
+                f"x.astype(x.dtype.newbyteorder('='))")
+    if not cnp.PyArray_ISALIGNED(a):
+        return "is not aligned to its element size (a view at an odd byte offset); pass a copy, e.g. x.copy()"
+    return None
+
+
+cdef int check_kind(object a, str what, str name) except -1:
+    """TypeError unless C can read and write `a` (an ndarray) in place."""
+    cdef str msg = kind_problem(<cnp.ndarray>a)
+    if msg is not None:
+        raise TypeError(f"{what}: {name} {msg}")
+    return 0
+
+
+def check_memory(a, str what, str name="out"):
+    """The Python layer's form of check_kind, for arrays C writes into."""
+    if isinstance(a, np.ndarray):
+        check_kind(a, what, name)
+
+
+def native(x):
+    """x itself when C can read it in place (native byte order, aligned),
+    else a native-order, aligned, C-contiguous copy of it."""
+    if not isinstance(x, np.ndarray) or kind_problem(<cnp.ndarray>x) is None:
+        return x
+    return np.array(x, dtype=x.dtype.newbyteorder("="), order="C")
+
 # ---------------------------------------------------------------- activations
 # The Python layer (fastnn.ops) hands these C-contiguous float32/float64
 # arrays of matching dtype; they are re-checked here because C trusts them.
 
 cdef int _same(cnp.ndarray a, cnp.ndarray b, str what) except -1:
+    check_kind(a, what, "an array")
+    check_kind(b, what, "an array")
     if not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_IS_C_CONTIGUOUS(b):
         raise ValueError(f"{what}: arrays must be C-contiguous")
     if a.dtype != b.dtype:
@@ -197,9 +238,15 @@ def as_float_array(x, str op, str name="x"):
     """x as a C-contiguous float32/float64 ndarray, or a clear TypeError."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(x).__name__}")
-    if x.dtype not in _FLOAT_DTYPES:
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    if a.dtype in _FLOAT_DTYPES and cnp.PyArray_IS_C_CONTIGUOUS(a) and cnp.PyArray_ISALIGNED(a):
+        return x  # the common case: C reads it in place
+    dt = x.dtype.newbyteorder("=")
+    if dt not in _FLOAT_DTYPES:
         raise TypeError(f"{op}: {name} has dtype {x.dtype}; fastnn computes in float32 or float64")
-    return x if x.flags.c_contiguous else np.array(x, order="C")  # keeps 0-d arrays 0-d
+    # byte-swapped, unaligned or strided: a native C-contiguous copy (np.array
+    # keeps 0-d arrays 0-d, which ascontiguousarray would not)
+    return np.array(x, dtype=dt, order="C")
 
 def same_shape(a, b, str op, str a_name, str b_name):
     if a.shape != b.shape:
@@ -215,6 +262,7 @@ def output_for(out, shape, dtype, str op, inputs=()):
         return np.empty(shape, dtype), tuple(inputs)
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{op}: out must be a numpy.ndarray, got {type(out).__name__}")
+    check_kind(out, op, "out")
     if out.shape != tuple(shape) or out.dtype != dtype:
         raise ValueError(f"{op}: out has shape {out.shape} and dtype {out.dtype}; "
                          f"expected shape {tuple(shape)} and dtype {np.dtype(dtype)}")

@@ -53,6 +53,7 @@ cdef void *_conv_arr(object a, object dtype, tuple shape, str what, str name, bi
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{what}: {name} must be a numpy.ndarray, got {type(a).__name__}")
     cdef cnp.ndarray arr = <cnp.ndarray>a
+    check_kind(arr, what, name)
     if arr.dtype != dtype:
         raise TypeError(f"{what}: {name} has dtype {arr.dtype}, expected {np.dtype(dtype)}")
     if (<object>arr).shape != shape:
@@ -77,6 +78,7 @@ cdef int _no_overlap(outs, ins, str what) except -1:
 def _conv_dtype(x, str what):
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{what}: expected a numpy.ndarray, got {type(x).__name__}")
+    check_kind(x, what, "x")
     if x.dtype != np.float32 and x.dtype != np.float64:
         raise TypeError(f"{what}: unsupported dtype {x.dtype}")
     return x.dtype

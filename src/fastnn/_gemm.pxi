@@ -45,6 +45,8 @@ def linear(cnp.ndarray x, cnp.ndarray w, bias, cnp.ndarray y, int act, double ac
     y (m, n) C-contiguous, not overlapping the inputs."""
     if x.ndim != 2 or w.ndim != 2 or y.ndim != 2:
         raise ValueError("linear: x, weight and y must be 2-D")
+    for t, nm in ((x, "x"), (w, "weight"), (y, "y")) + (() if bias is None else ((bias, "bias"),)):
+        check_kind(t, "linear", nm)
     if x.dtype != w.dtype or x.dtype != y.dtype or (bias is not None and bias.dtype != x.dtype):
         raise TypeError("linear: dtype mismatch")
     if x.dtype != np.float32 and x.dtype != np.float64:
@@ -278,6 +280,13 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0)
     _gemm_check(b, "b")
     cdef cnp.ndarray A = <cnp.ndarray>a
     cdef cnp.ndarray B = <cnp.ndarray>b
+    # C reads native, aligned memory only: a byte-swapped or unaligned operand
+    # is copied first (before anything, the output's dtype included, is
+    # derived from it)
+    if not (cnp.PyArray_ISALIGNED(A) and cnp.PyArray_ISNOTSWAPPED(A)):
+        A = native(A)
+    if not (cnp.PyArray_ISALIGNED(B) and cnp.PyArray_ISNOTSWAPPED(B)):
+        B = native(B)
     cdef int tn = cnp.PyArray_TYPE(A)
     if cnp.PyArray_TYPE(B) != tn:
         raise TypeError(f"matmul: a is {A.dtype} but b is {B.dtype}; convert one of them")
@@ -318,6 +327,7 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0)
         if not isinstance(out, np.ndarray):
             raise TypeError(f"matmul: out must be a numpy.ndarray, got {type(out).__name__}")
         C = <cnp.ndarray>out
+        check_kind(C, "matmul", "out")
         ndc = cnp.PyArray_NDIM(C)
         if nda == 2 and ndb == 2:
             shape_ok = ndc == 2 and cnp.PyArray_DIMS(C)[0] == m and cnp.PyArray_DIMS(C)[1] == n
@@ -339,11 +349,13 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0)
         return C
     cdef bint cta, ctb
     cdef int64_t lda, ldb, sa, sb
+    # a fresh C-contiguous copy is aligned and has unit strides, so the second
+    # _describe always succeeds
     if not _describe(A, ta, &cta, &lda, &sa):
-        A = np.ascontiguousarray(A)
+        A = np.array(A, order="C")
         _describe(A, ta, &cta, &lda, &sa)
     if not _describe(B, tb, &ctb, &ldb, &sb):
-        B = np.ascontiguousarray(B)
+        B = np.array(B, order="C")
         _describe(B, tb, &ctb, &ldb, &sb)
     cdef char ca = b'T' if cta else b'N'
     cdef char cb = b'T' if ctb else b'N'

@@ -65,6 +65,7 @@ cdef void *_arr(object a, object dtype, int64_t size, str what, str name, bint o
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{what}: {name} must be a numpy.ndarray, got {type(a).__name__}")
     cdef cnp.ndarray arr = <cnp.ndarray>a
+    check_kind(arr, what, name)
     if arr.dtype != dtype:
         raise TypeError(f"{what}: {name} has dtype {arr.dtype}, expected {np.dtype(dtype)}")
     if not cnp.PyArray_IS_C_CONTIGUOUS(arr):
@@ -76,9 +77,10 @@ cdef void *_arr(object a, object dtype, int64_t size, str what, str name, bint o
     return cnp.PyArray_DATA(arr)
 
 
-cdef object _float_dtype(object a, str what):
+cdef object _float_dtype(object a, str what, str name="input"):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{what}: expected a numpy.ndarray, got {type(a).__name__}")
+    check_kind(a, what, name)
     if a.dtype != np.float32 and a.dtype != np.float64:
         raise TypeError(f"{what}: unsupported dtype {a.dtype}; fastnn computes in float32 or float64")
     return a.dtype
@@ -261,7 +263,7 @@ def batch_norm_backward(grad_out, x, int64_t n, int64_t c, int64_t s, weight, sa
 
 def sgd_step(param, grad, momentum_buffer, double lr, double momentum, double dampening, double weight_decay,
              bint nesterov, bint first_step):
-    dt = _float_dtype(param, "sgd_step")
+    dt = _float_dtype(param, "sgd_step", "param")
     cdef int64_t n = param.size
     cdef void *pp = _arr(param, dt, n, "sgd_step", "param", True)
     cdef void *pg = _arr(grad, dt, n, "sgd_step", "grad")
@@ -282,7 +284,7 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, int64_t step, double lr, double 
               double weight_decay, bint decoupled):
     """Adam (decoupled=False) or AdamW (decoupled=True); step counts from 1."""
     cdef str w = "adamw_step" if decoupled else "adam_step"
-    dt = _float_dtype(param, w)
+    dt = _float_dtype(param, w, "param")
     cdef int64_t n = param.size
     cdef void *pp = _arr(param, dt, n, w, "param", True)
     cdef void *pg = _arr(grad, dt, n, w, "grad")
@@ -312,7 +314,7 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, int64_t step, double lr, double 
 
 def rmsprop_step(param, grad, square_avg, momentum_buffer, grad_avg, double lr, double alpha, double eps,
                  double weight_decay, double momentum, bint centered):
-    dt = _float_dtype(param, "rmsprop_step")
+    dt = _float_dtype(param, "rmsprop_step", "param")
     cdef int64_t n = param.size
     cdef str w = "rmsprop_step"
     cdef void *pp = _arr(param, dt, n, w, "param", True)

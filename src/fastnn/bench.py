@@ -87,8 +87,15 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
         fns = w.make()
         for fn in fns.values():
             fn()  # warm up: first-touch pages, thread pool, caches
-        # calls per timing so one timing lasts about min_time / rounds
-        per = {k: max(_time_once(f, 1), 1e-7) for k, f in fns.items()}
+        # calls per timing so one timing lasts about min_time / rounds; each
+        # estimate is taken after the pause too, or a call slowed by the
+        # previous contender's spinning workers would be timed once only
+        per = {}
+        for k, f in fns.items():
+            if settle:
+                time.sleep(settle)
+                f()
+            per[k] = max(_time_once(f, 1), 1e-7)
         number = {k: max(1, int(min_time / rounds / t)) for k, t in per.items()}
         times = {k: [] for k in fns}
         for _ in range(rounds):
@@ -98,8 +105,9 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
                     f()
                 times[k].append(_time_once(f, number[k]))
         med = {k: float(np.median(v)) for k, v in times.items()}
-        row = {"id": w.id, "group": w.group, "name": w.name, "size": w.size,
-               "median_s": med, "ratio_vs_numpy": med["numpy"] / med["fastnn"]}
+        row = {"id": w.id, "group": w.group, "name": w.name, "size": w.size, "median_s": med}
+        if "numpy" in med:
+            row["ratio_vs_numpy"] = med["numpy"] / med["fastnn"]
         if "torch" in med:
             row["ratio_vs_torch"] = med["torch"] / med["fastnn"]
         fl, nb = w.flops(), w.nbytes()
@@ -116,16 +124,117 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
     return results
 
 
+# The one protocol `fastnn bench` and `fastnn demo` both time with, so the
+# demo's table shows what `fastnn bench` would for the same rows.
+PROTOCOL = {"rounds": 7, "settle": 0.12}
+
+
+def min_time(quick):
+    """Seconds each contender is timed per workload (over all rounds)."""
+    return 0.1 if quick else 0.3
+
+
+def measure(workloads, *, quick=False, progress=None):
+    """run() with the protocol of `fastnn bench` (interleaved rounds, a pause
+    after every other contender's calls, medians)."""
+    return run(workloads, min_time=min_time(quick), progress=progress, **PROTOCOL)
+
+
+def header(torch):
+    return (f"fastnn vs numpy{' and torch' if torch else ''} (float32, default threads); "
+            "x = their time / fastnn's time, medians of interleaved rounds")
+
+
+def machine():
+    """A short description of this machine and the libraries compared."""
+    import os
+    import platform
+
+    from . import __version__, get_isa, get_num_threads
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "isa": get_isa(), "threads": get_num_threads(),
+            "fastnn": __version__, "numpy": np.__version__, "python": platform.python_version()}
+    try:
+        from threadpoolctl import threadpool_info
+        blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        if blas:
+            info["numpy_blas"] = f"{blas[0].get('internal_api')} {blas[0].get('version')}"
+    except Exception:  # threadpoolctl is optional: the entry is simply absent
+        pass
+    torch = torch_or_none()
+    if torch is not None:
+        info["torch"] = torch.__version__
+    return info
+
+
+def _ms(t):
+    return f"{t * 1e3:.3f}"
+
+
+def markdown(results, *, command, quick, info=None):
+    """The results as a Markdown document: a header naming the machine, the
+    command and the protocol, then one table per group."""
+    info = machine() if info is None else info
+    torch = any("ratio_vs_torch" in r for r in results)
+    lines = ["# Benchmark results", "",
+             f"Written by `{command}`; do not edit by hand, rerun the command.", "",
+             f"- Run: {'quick (one size per workload, `--quick`)' if quick else 'full (every size)'}; "
+             f"{PROTOCOL['rounds']} interleaved rounds, {PROTOCOL['settle']} s pause before each timing, "
+             f"medians; x = their time / fastnn's time (above 1: fastnn is faster).",
+             "- Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), ""]
+    groups = []
+    for r in results:
+        if r["group"] not in groups:
+            groups.append(r["group"])
+    for g in groups:
+        lines += [f"## {g}", ""]
+        head = ["workload", "fastnn ms", "numpy ms", "x numpy"]
+        if torch:
+            head += ["torch ms", "x torch"]
+        head += ["fastnn GFLOPS", "% of peak (numpy)", "GB/s"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in results:
+            if r["group"] != g:
+                continue
+            t = r["median_s"]
+            label = r["id"].split("/", 1)[1]
+            if r["group"] == "conv":  # the index of a configuration means nothing to a reader
+                label += f" ({conv_config_name(r['size'])})"
+            row = [label, _ms(t["fastnn"]), _ms(t["numpy"]), f"{r['ratio_vs_numpy']:.2f}"]
+            if torch:
+                row += [_ms(t["torch"]) if "torch" in t else "", f"{r['ratio_vs_torch']:.2f}" if "ratio_vs_torch" in r else ""]
+            row.append(f"{r['gflops']['fastnn']:.1f}" if "gflops" in r else "")
+            f = r.get("fraction_of_peak")
+            row.append(f"{100 * f['fastnn']:.0f}% ({100 * f['numpy']:.0f}%)" if f else "")
+            row.append(f"{r['gbytes_per_s']['fastnn']:.1f}" if "gbytes_per_s" in r else "")
+            lines.append("| " + " | ".join(row) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def format_row(r):
     t = r["median_s"]
-    s = f"{r['id']:<40} fastnn {t['fastnn'] * 1e3:9.3f} ms  numpy {t['numpy'] * 1e3:9.3f} ms  x{r['ratio_vs_numpy']:6.2f}"
+    s = f"{r['id']:<40} fastnn {t['fastnn'] * 1e3:9.3f} ms"
+    if "ratio_vs_numpy" in r:
+        s += f"  numpy {t['numpy'] * 1e3:9.3f} ms  x{r['ratio_vs_numpy']:6.2f}"
+    else:
+        s += f"  numpy {'-':>9}   " + " " * 8
     if "ratio_vs_torch" in r:
         s += f"  torch {t['torch'] * 1e3:9.3f} ms  x{r['ratio_vs_torch']:6.2f}"
     if "gflops" in r:
         s += f"  {r['gflops']['fastnn']:7.1f} GFLOPS"
     if "fraction_of_peak" in r:
         f = r["fraction_of_peak"]
-        s += f"  {100 * f['fastnn']:5.1f}% of peak (numpy {100 * f['numpy']:5.1f}%)"
+        others = ", ".join(f"{k} {100 * v:5.1f}%" for k, v in f.items() if k != "fastnn")
+        s += f"  {100 * f['fastnn']:5.1f}% of peak ({others})"
     if "gbytes_per_s" in r:
         s += f"  {r['gbytes_per_s']['fastnn']:6.1f} GB/s"
     return s
@@ -330,19 +439,25 @@ def _register_train():
     from . import manual_seed, nn, optim
     from .bench_numpy import NumpyLeNet5, NumpyMLP
 
-    def step_fns(model, ref, torch_model, x, y):
-        """One SGD-with-momentum step of each contender on the same batch;
-        torch_model(torch) builds the torch twin when torch is importable."""
+    def step_fns(model, ref, torch_model, x, y, head=None, torch_head=None):
+        """One SGD-with-momentum step of each contender on the same batch,
+        written as each library's users write it (fastnn and torch:
+        loss.backward(); NumPy: the layers' gradients by hand, none for the
+        input batch); torch_model(torch.nn) builds the torch twin when torch
+        is importable; head(out) / torch_head(out) picks what the loss sees."""
         loss_fn = nn.CrossEntropyLoss()
         opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
         def fastnn_step():
-            loss = loss_fn(model(x), y)
+            out = model(x)
+            loss = loss_fn(out if head is None else head(out), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
             return loss
-        fns = {"fastnn": fastnn_step, "numpy": lambda: ref.step(x, y)}
+        fns = {"fastnn": fastnn_step}
+        if ref is not None:
+            fns["numpy"] = lambda: ref.step(x, y)
         torch = torch_or_none()
         if torch is not None:
             tm = torch_model(torch.nn)
@@ -350,16 +465,20 @@ def _register_train():
             tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
             def torch_step():
-                loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+                out = tm(tx)
+                loss = torch.nn.functional.cross_entropy(out if torch_head is None else torch_head(out), ty)
                 topt.zero_grad()
                 loss.backward()
                 topt.step()
             fns["torch"] = torch_step
         return fns
 
-    def batch_of(shape):
+    def batch_of(shape, classes=10):
         rng = np.random.default_rng(0)
-        return rng.standard_normal(shape, dtype=np.float32), rng.integers(0, 10, shape[0])
+        return rng.standard_normal(shape, dtype=np.float32), rng.integers(0, classes, shape[0])
+
+    def peak():
+        return fma_peak(np.float32)
 
     def mlp_step(batch):
         x, y = batch_of((batch, 784))
@@ -370,8 +489,10 @@ def _register_train():
 
     def mlp_flops(batch):
         macs = 784 * 512 + 512 * 512 + 512 * 10
-        return 3 * 2 * batch * macs  # forward, grad-input, grad-weight
-    workload("train", "mlp_784_512_512_10_step", sizes=[128], quick=[128], flops=mlp_flops)(mlp_step)
+        # forward and grad-weight for every layer, grad-input for all but the first
+        return 2 * batch * (3 * macs - 784 * 512)
+    workload("train", "mlp_784_512_512_10_step", sizes=[128, 32], quick=[128, 32], flops=mlp_flops,
+             peak=peak)(mlp_step)
 
     def lenet_step(batch):
         x, y = batch_of((batch, 1, 28, 28))
@@ -385,15 +506,78 @@ def _register_train():
 
     def lenet_flops(batch):
         macs = 6 * 25 * 28 * 28 + 16 * 150 * 10 * 10 + 400 * 120 + 120 * 84 + 84 * 10
-        return 3 * 2 * batch * macs
-    workload("train", "lenet5_step", sizes=[64], quick=[64], flops=lenet_flops)(lenet_step)
+        return 2 * batch * (3 * macs - 6 * 25 * 28 * 28)  # no grad-input for the first conv
+    workload("train", "lenet5_step", sizes=[64], quick=[64], flops=lenet_flops, peak=peak)(lenet_step)
+
+    # LSTM: input 64, hidden 256, 64 steps, batch 32, a 10-way head on the last step
+    def lstm_step(size=None):
+        x, y = batch_of((32, 64, 64))
+        manual_seed(0)
+
+        def build(T):
+            class Model(T.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lstm = T.LSTM(64, 256, batch_first=True)
+                    self.head = T.Linear(256, 10)
+
+                def forward(self, inp):
+                    return self.head(self.lstm(inp)[0][:, -1])
+            return Model()
+        return step_fns(build(nn), None, build, x, y)
+
+    def lstm_flops(size=None):
+        b, t, i, h = 32, 64, 64, 256
+        macs = b * t * 4 * h * (i + h)
+        return 2 * (3 * macs - b * t * 4 * h * i) + 2 * 3 * b * h * 10  # no grad for the input batch
+    workload("train", "lstm_i64_h256_t64_b32_step", flops=lstm_flops, peak=peak)(lstm_step)
+
+    # Transformer: d 128, 2 pre-norm layers, 4 heads, ff 512, causal, 64 tokens, batch 32,
+    # a 10-way head at every position
+    def transformer_step(size=None):
+        x, _ = batch_of((32, 64, 128))
+        y = np.random.default_rng(1).integers(0, 10, 32 * 64)
+        manual_seed(0)
+        blocks = nn.Sequential(*[nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, causal=True)
+                                 for _ in range(2)])
+        model = nn.Sequential(blocks, nn.Linear(128, 10))
+
+        def torch_model(T):
+            import torch
+
+            class Model(T.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.blocks = T.ModuleList([T.TransformerEncoderLayer(
+                        128, 4, 512, dropout=0.0, activation="gelu", norm_first=True, batch_first=True)
+                        for _ in range(2)])
+                    self.head = T.Linear(128, 10)
+                    self.mask = torch.nn.Transformer.generate_square_subsequent_mask(64)
+
+                def forward(self, inp):
+                    for blk in self.blocks:
+                        inp = blk(inp, src_mask=self.mask, is_causal=True)
+                    return self.head(inp)
+            return Model()
+        return step_fns(model, None, torch_model, x, y, head=lambda o: o.reshape(-1, 10),
+                        torch_head=lambda o: o.reshape(-1, 10))
+
+    def transformer_flops(size=None):
+        b, t, d, ff, layers = 32, 64, 128, 512, 2
+        per_token = layers * (4 * d * d + 2 * d * ff) + d * 10
+        attn = layers * b * t * t * d  # causal: half of the 2 t^2 d products
+        macs = b * t * per_token + attn
+        return 2 * 3 * macs
+    workload("train", "transformer_d128_l2_t64_b32_step", flops=transformer_flops, peak=peak)(transformer_step)
 
 
 _register_train()
 
 # ---------------------------------------------------------------- convolution
 
-# (N, C, H=W, K, R=S, stride, padding, groups): the workloads of issue 4
+# (N, C, H=W, K, R=S, stride, padding, groups): LeNet-5's two layers, the 3x3
+# layers of a ResNet at 56^2-14^2, a 1x1 bottleneck, a stride-2 downsampling
+# layer and a depthwise layer
 CONV_CONFIGS = [
     (64, 1, 28, 6, 5, 1, 0, 1),
     (64, 6, 14, 16, 5, 1, 0, 1),

@@ -102,9 +102,11 @@ def cmd_demo(args):
         line = f"{model:12s} {metric:32s} {secs:6.1f} s  {eps:8.0f} examples/s"
         print(line, flush=True)
         rows.append(line)
-    print("\nkernels, fastnn vs numpy (x = numpy time / fastnn time):")
+    # The table is timed exactly as `fastnn bench --quick` times these rows
+    # (the same protocol), so the two agree: see bench.measure.
     picks = [w for w in bench.select(quick=True) if w.name in bench.DEMO_WORKLOADS]
-    bench.run(picks, min_time=0.05, rounds=5, settle=0.05, progress=lambda r: print("  " + bench.format_row(r), flush=True))
+    print("\nkernels, " + bench.header(bench.torch_or_none()) + ":", flush=True)
+    bench.measure(picks, quick=True, progress=lambda r: print("  " + bench.format_row(r), flush=True))
     print(f"\ndemo finished in {time.perf_counter() - t_start:.0f} s")
     return 0
 
@@ -115,13 +117,16 @@ def cmd_bench(args):
     if not rows:
         sys.stderr.write("fastnn: error: no benchmark workload matches\n")
         return 2
-    torch = bench.torch_or_none()
-    print(f"fastnn vs numpy{' and torch' if torch else ''} (float32, default threads); "
-          "x = their time / fastnn's time, medians of interleaved rounds")
-    results = bench.run(rows, min_time=0.1 if args.quick else 0.3, progress=lambda r: print(bench.format_row(r), flush=True))
+    print(bench.header(bench.torch_or_none()), flush=True)
+    results = bench.measure(rows, quick=args.quick, progress=lambda r: print(bench.format_row(r), flush=True))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
+    if args.markdown:
+        cmd = " ".join(["fastnn bench"] + (["--quick"] if args.quick else [])
+                       + [f"--group {g}" for g in (args.group or [])] + [f"--markdown {args.markdown}"])
+        with open(args.markdown, "w") as f:
+            f.write(bench.markdown(results, command=cmd, quick=args.quick))
     if args.plot:
         _plot(results, args.plot)
     return 0
@@ -137,7 +142,7 @@ def _plot(results, path):
         raise SystemExit(2)
     labels = [r["id"] for r in results]
     fig, ax = plt.subplots(figsize=(8, 0.25 * len(labels) + 1.5))
-    ax.barh(labels, [r["ratio_vs_numpy"] for r in results], label="vs numpy")
+    ax.barh(labels, [r.get("ratio_vs_numpy", float("nan")) for r in results], label="vs numpy")
     if any("ratio_vs_torch" in r for r in results):
         ax.barh(labels, [r.get("ratio_vs_torch", 0) for r in results], alpha=0.5, label="vs torch")
     ax.axvline(1.0, color="k", lw=0.8)
@@ -172,6 +177,7 @@ def main(argv=None):
     b = sub.add_parser("bench", help="fastnn's kernels against NumPy (and torch)")
     b.add_argument("--quick", action="store_true", help="one size per workload")
     b.add_argument("--json", metavar="F", help="write the results as JSON")
+    b.add_argument("--markdown", metavar="F", help="write the results as Markdown tables (benchmarks/RESULTS.md)")
     b.add_argument("--plot", metavar="F.png", help="draw the ratios (needs matplotlib)")
     b.add_argument("--group", action="append", help="only this group (repeatable)")
     b.set_defaults(fn=cmd_bench)

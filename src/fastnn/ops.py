@@ -1,8 +1,11 @@
 """fastnn.ops: the functional kernels on NumPy arrays.
 
 float32 is the fast path; float64 is supported everywhere.  Inputs may be
-non-contiguous (they are copied); `out=` must have the exact shape and dtype
-and be C-contiguous.  Every backward takes the upstream gradient first.
+non-contiguous, byte-swapped or unaligned (they are copied into native
+arrays); `out=` must have the exact shape and dtype, be C-contiguous,
+writeable, aligned and in native byte order (else TypeError, or ValueError
+for shape, contiguity and read-only).  Every backward takes the upstream
+gradient first.
 """
 import numpy as np
 
@@ -166,7 +169,7 @@ def class_indices(target, rows, classes, name):
         if lo < 0 or hi >= classes:
             raise ValueError(f"{name}: target holds class indices in [{lo}, {hi}], outside the valid "
                              f"range [0, {classes - 1}] for {classes} classes")
-    return np.ascontiguousarray(target, dtype=np.int64)
+    return np.require(target, np.int64, ["C", "A"])  # native, aligned, contiguous
 
 
 def is_class_index_target(target):
@@ -286,6 +289,12 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, *, training
     name = "batch_norm"
     x = _C.as_float_array(x, name)
     n, c, s = _bn_dims(x, name)
+    # the running statistics are updated in place, so C must write them as
+    # they are; weight and bias are only read, so any kind is converted
+    for a, what in ((running_mean, "running_mean"), (running_var, "running_var")):
+        _C.check_memory(a, name, what)
+    weight = None if weight is None else _C.native(weight)
+    bias = None if bias is None else _C.native(bias)
     for a, what in ((running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"),
                     (bias, "bias")):
         if a is not None and (not isinstance(a, np.ndarray) or a.shape != (c,) or a.dtype != x.dtype
@@ -324,6 +333,7 @@ def batch_norm_backward(grad_out, x, weight, save_mean, save_rstd, *, training=F
 def _gemm_operand(x, op, name):
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{op}: {name} must be a numpy.ndarray, got {type(x).__name__}")
+    x = _C.native(x)  # byte-swapped or unaligned: a native copy
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{op}: {name} has dtype {x.dtype}; fastnn computes in float32 or float64")
     if x.ndim not in (2, 3):
@@ -350,6 +360,7 @@ def linear(x, weight, bias=None, *, activation=None, out=None, negative_slope=0.
     x = _gemm_operand(x, "linear", "x")
     if not isinstance(weight, np.ndarray):
         raise TypeError(f"linear: weight must be a numpy.ndarray, got {type(weight).__name__}")
+    weight = _C.native(weight)
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
     if weight.dtype != x.dtype:
@@ -363,6 +374,7 @@ def linear(x, weight, bias=None, *, activation=None, out=None, negative_slope=0.
     if bias is not None:
         if not isinstance(bias, np.ndarray):
             raise TypeError(f"linear: bias must be a numpy.ndarray, got {type(bias).__name__}")
+        bias = _C.native(bias)
         if bias.dtype != x.dtype:
             raise TypeError(f"linear: x is {x.dtype} but bias is {bias.dtype}")
         if bias.shape != (n,):
@@ -513,8 +525,9 @@ def max_pool2d_backward(grad_out, argmax, x_shape):
     """Gradient w.r.t. the input of shape x_shape: grad_out added at argmax."""
     op = "max_pool2d_backward"
     g = _nchw(grad_out, op, "grad_out")
-    if not isinstance(argmax, np.ndarray) or argmax.dtype != np.int32:
+    if not isinstance(argmax, np.ndarray) or argmax.dtype.newbyteorder("=") != np.int32:
         raise TypeError(f"{op}: argmax must be the int32 array returned by max_pool2d")
+    argmax = np.require(argmax, np.int32, ["C", "A"])  # native, aligned, contiguous
     if argmax.shape != g.shape:
         raise ValueError(f"{op}: grad_out has shape {g.shape} but argmax has shape {argmax.shape}")
     x_shape = tuple(int(d) for d in x_shape)
@@ -522,7 +535,7 @@ def max_pool2d_backward(grad_out, argmax, x_shape):
         raise ValueError(f"{op}: x_shape {x_shape} does not match grad_out {g.shape}")
     gx = np.empty(x_shape, g.dtype)
     if g.size:
-        _C.max_pool2d_backward(g, np.ascontiguousarray(argmax), gx)
+        _C.max_pool2d_backward(g, argmax, gx)
     else:
         gx.fill(0)
     return gx
@@ -605,12 +618,13 @@ def attention_backward_lse(grad_out, q, k, v, out, lse, *, causal=False, scale=N
     q, k, v = _attn_args(q, k, v, name)
     g = _C.as_float_array(grad_out, name, "grad_out")
     _C.same_shape(g, q, name, "grad_out", "q")
+    out = _C.as_float_array(out, name, "out")
+    lse = _C.as_float_array(lse, name, "lse")
     b, h, sq, d = q.shape
     sk = k.shape[2]
     dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
     _C.attention_backward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d),
-                          np.ascontiguousarray(out).reshape(b * h, sq, d), g.reshape(b * h, sq, d),
-                          np.ascontiguousarray(lse).reshape(b * h, sq), _attn_scale(scale, d, name), bool(causal),
+                          out.reshape(b * h, sq, d), g.reshape(b * h, sq, d), lse.reshape(b * h, sq), _attn_scale(scale, d, name), bool(causal),
                           dq.reshape(b * h, sq, d), dk.reshape(b * h, sk, d), dv.reshape(b * h, sk, d))
     return dq, dk, dv
 
@@ -755,7 +769,7 @@ def embedding_indices(indices, num, name):
         if lo < 0 or hi >= num:
             raise IndexError(f"{name}: indices in [{lo}, {hi}] are out of range for {num} embeddings "
                              f"(valid: 0 to {num - 1})")
-    return np.ascontiguousarray(indices, dtype=np.int64)
+    return np.require(indices, np.int64, ["C", "A"])  # native, aligned, contiguous
 
 
 def embedding(indices, weight):

@@ -3,10 +3,12 @@ NumPy arrays."""
 from .module import Module, Parameter, Sequential
 from . import functional
 from .linear import Linear
-from .activation import ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Flatten, Dropout
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
-from .conv import Conv2d, MaxPool2d, AvgPool2d
-from .loss import CrossEntropyLoss, MSELoss, BCEWithLogitsLoss
+from .containers import Identity, ModuleList, ModuleDict
+from .activation import (ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, Flatten, Dropout, SiLU, ELU, Softplus,
+                         LogSoftmax, Dropout2d)
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm
+from .conv import Conv1d, Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d
+from .loss import (CrossEntropyLoss, MSELoss, BCEWithLogitsLoss, NLLLoss, L1Loss, HuberLoss, SmoothL1Loss)
 from .recurrent import Embedding, RNN, LSTM, GRU
 from .attention import (MultiheadAttention, TransformerEncoderLayer, SinusoidalPositionalEncoding,
                         LearnedPositionalEmbedding)
@@ -15,4 +17,6 @@ __all__ = ["Module", "Parameter", "Sequential", "functional", "Linear", "ReLU", 
            "Flatten", "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "CrossEntropyLoss", "MSELoss",
            "BCEWithLogitsLoss", "Conv2d", "MaxPool2d", "AvgPool2d",
            "Embedding", "RNN", "LSTM", "GRU", "MultiheadAttention",
-           "TransformerEncoderLayer", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding"]
+           "TransformerEncoderLayer", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
+           "Identity", "ModuleList", "ModuleDict", "SiLU", "ELU", "Softplus", "LogSoftmax", "Dropout2d", "GroupNorm",
+           "Conv1d", "ConvTranspose2d", "AdaptiveAvgPool2d", "NLLLoss", "L1Loss", "HuberLoss", "SmoothL1Loss"]

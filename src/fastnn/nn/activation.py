@@ -103,3 +103,83 @@ class Dropout(Module):
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)
+
+
+class SiLU(Module):
+    """x * sigmoid(x) (also called swish)."""
+
+    def forward(self, x):
+        self._check_input(x)
+        return F.silu(x)
+
+
+class ELU(Module):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+    def forward(self, x):
+        self._check_input(x)
+        return F.elu(x, self.alpha)
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta; x itself where beta x > threshold."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = float(beta), float(threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+    def forward(self, x):
+        self._check_input(x)
+        return F.softplus(x, self.beta, self.threshold)
+
+
+class LogSoftmax(Module):
+    """log(softmax(x)) along dim.  dim=None picks torch's implicit dim: 0 for
+    inputs of 0, 1 or 3 dims, else 1."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+    def forward(self, x):
+        self._check_input(x)
+        dim = self.dim
+        if dim is None:
+            dim = 0 if x.ndim in (0, 1, 3) else 1
+        try:
+            return F.log_softmax(x, dim)
+        except ValueError as e:
+            raise self._error(str(e)) from None
+
+
+class Dropout2d(Module):
+    """Channel dropout: in training, zero whole channels of (N, C, H, W)
+    (or (N, C, L)) with probability p and scale the rest by 1 / (1 - p);
+    identity in eval mode."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        p = float(p)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout2d: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+    def forward(self, x):
+        self._check_input(x, ndims=(3, 4))
+        return F.dropout2d(x, self.p, self.training)

@@ -330,12 +330,17 @@ def _loss_out(x, value, grad, reduction, name, keep=None):
     return record(node, (keep,), out)
 
 
-def cross_entropy(input, target, reduction="mean"):
+def cross_entropy(input, target, reduction="mean", *, weight=None, ignore_index=-100, label_smoothing=0.0):
     """Fused log-softmax + negative log-likelihood of logits (N, C) (its
     gradient is computed in the same pass); target class indices (N,) of any
-    integer dtype, or class probabilities (N, C)."""
+    integer dtype, or class probabilities (N, C).  Class weights, targets
+    equal to ignore_index, label smoothing, and inputs (C,) or
+    (N, C, d1, ...) take a NumPy path with torch's semantics."""
     name = "cross_entropy"
     _reduction(reduction, name)
+    if _ce_needs_options(input, target, weight, ignore_index, label_smoothing):
+        return _functional_extra.cross_entropy_options(input, target, weight, ignore_index, reduction,
+                                                       label_smoothing)
     x = _in(input, name)
     if x.ndim != 2:
         raise ValueError(f"{name}: input must be 2-D (N, C), got shape {x.shape}")
@@ -420,13 +425,14 @@ class BCEBackward(Node):
         self.grad = None
 
 
-def binary_cross_entropy_with_logits(input, target, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, reduction="mean", pos_weight=None, *, weight=None):
     """Binary cross-entropy on logits in the stable form
-    max(x, 0) - x t + log1p(exp(-|x|)); gradient sigmoid(x) - t."""
+    max(x, 0) - x t + log1p(exp(-|x|)); gradient sigmoid(x) - t.  A
+    per-element weight or a per-class pos_weight (torch's) takes a NumPy path."""
     name = "binary_cross_entropy_with_logits"
     _reduction(reduction, name)
-    if pos_weight is not None:
-        raise NotImplementedError(f"{name}: pos_weight is not supported")
+    if pos_weight is not None or weight is not None:
+        return _functional_extra.bce_with_logits_weighted(input, target, weight, pos_weight, reduction)
     x, t = _pred_target(input, target, name)
     tmp = np.log1p(np.exp(-np.abs(x)))
     loss = np.maximum(x, 0) - x * t + tmp
@@ -678,7 +684,10 @@ def _pair(v, op, name, minimum):
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution over NCHW input, weight (K, C/groups, kH, kW)."""
+    """2-D convolution over NCHW input, weight (K, C/groups, kH, kW);
+    padding a pair, or "same" (stride 1) or "valid"."""
+    if isinstance(padding, str):
+        return _functional_extra.conv2d_str_padding(input, weight, bias, stride, padding, dilation, groups)
     name = "conv2d"
     w = _w(weight)
     x = _in(input, name, "input", w.dtype)
@@ -972,3 +981,23 @@ def rnn_layer(mode, input, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None):
     outs = record(node, (_t(input), _t(h0), _t(c0)) + node.params,
                   (y, h_n, c_n if c_n is not None else np.zeros((0,), x.dtype)))
     return outs[0], outs[1], (outs[2] if mode == 1 else None)
+
+
+# ---------------------------------------------------------------- more layers and losses
+
+def _ce_needs_options(input, target, weight, ignore_index, label_smoothing):
+    """Whether cross_entropy needs the NumPy path: an option in use, a target
+    holding ignore_index, or an input that is not (N, C)."""
+    if weight is not None or label_smoothing:
+        return True
+    x = input.data if isinstance(input, Tensor) else input
+    if isinstance(x, np.ndarray) and x.ndim != 2:
+        return True
+    t = target.data if isinstance(target, Tensor) else target
+    return ops.is_class_index_target(t) and bool(np.any(t == ignore_index))
+
+
+from . import _functional_extra  # noqa: E402  (it imports the helpers above)
+from ._functional_extra import *  # noqa: E402,F401,F403
+
+__all__ += _functional_extra.__all__

@@ -100,3 +100,30 @@ class LayerNorm(Module):
         if x.ndim < k or tuple(x.shape[x.ndim - k:]) != self.normalized_shape:
             raise self._error(f"expected an input whose last dims are {self.normalized_shape}, got shape {x.shape}")
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class GroupNorm(Module):
+    """Normalises (N, C, *) over groups of num_channels / num_groups channels
+    (the layer-norm kernel on one row per sample and group), then applies a
+    per-channel weight (ones) and bias (zeros) as torch."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=np.float32):
+        super().__init__()
+        for what, v in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"GroupNorm: {what} must be a positive int, got {v!r}")
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels={num_channels} must be divisible by num_groups={num_groups}")
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = float(eps), bool(affine)
+        self.weight = Parameter(np.ones(self.num_channels, dtype)) if self.affine else None
+        self.bias = Parameter(np.zeros(self.num_channels, dtype)) if self.affine else None
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+    def forward(self, x):
+        self._check_input(x, dtype=self.weight.data.dtype if self.affine else None)
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise self._error(f"expected an input (N, {self.num_channels}, ...), got shape {x.shape}")
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
