@@ -129,17 +129,16 @@ def test_train_command_distributed(tmp_path):
     assert rc not in (0, None) and "does not split evenly over 2 ranks" in err
 
 
-def test_readme_example_runs_on_two_ranks(tmp_path):
+def test_docs_example_runs_on_two_ranks(tmp_path):
     import os
     import re
-    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
-    if not os.path.exists(readme):
-        pytest.skip("README.md not beside the tests")
-    text = open(readme, encoding="utf-8").read()
-    section = text[text.index("## Data-parallel training over MPI"):]
-    section = section[:section.index("\n## ", 5)]
-    script = tmp_path / "readme_ddp.py"
-    script.write_text(re.findall(r"```python\n(.*?)```", section, flags=re.S)[0])
+    doc = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "DISTRIBUTED.md")
+    if not os.path.exists(doc):
+        pytest.skip("docs/DISTRIBUTED.md not beside the tests")
+    blocks = re.findall(r"```python\n(.*?)```", open(doc, encoding="utf-8").read(), flags=re.S)
+    assert blocks and "DistributedDataParallel" in blocks[0]
+    script = tmp_path / "docs_ddp.py"
+    script.write_text(blocks[0])
     out = run_ok(2, str(script))
     assert out.count("loss ") == 1
     assert float(out.split("loss ")[1].split()[0]) < 0.5
