@@ -110,3 +110,27 @@ def test_bad_input():
         ops.max_pool2d_backward(y, bad, x.shape)
     with pytest.raises(TypeError, match="int32"):
         ops.max_pool2d_backward(y, am.astype(np.int64), x.shape)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_2x2_stride_2_ties_nan_and_odd_sizes(isa, dtype):
+    """The 2x2 / stride 2 path: the first maximum of a window in row-major
+    order wins a tie, the last NaN wins over numbers, -inf is a value, and
+    an odd last row and column are dropped, as in the general path."""
+    rng = np.random.default_rng(11)
+    x = rng.integers(-2, 3, (2, 3, 9, 7)).astype(dtype)  # small integers: many ties
+    x[0, 0, 0, :2] = np.nan
+    x[0, 1, 3, 3] = np.nan
+    x[1, 2, :2, :2] = -np.inf
+    with using(isa=isa):
+        y, am = ops.max_pool2d(x, 2)
+    win = x[:, :, :8, :6].reshape(2, 3, 4, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 4, 3, 4)
+    nan = np.isnan(win)
+    last_nan = 3 - np.argmax(nan[..., ::-1], axis=-1)
+    first_max = np.argmax(np.where(nan, -np.inf, win), axis=-1)
+    k = np.where(nan.any(-1), last_nan, first_max)
+    oh, ow = np.meshgrid(np.arange(4), np.arange(3), indexing="ij")
+    want_idx = (2 * oh + k // 2) * 7 + 2 * ow + k % 2
+    np.testing.assert_array_equal(am, want_idx)
+    np.testing.assert_array_equal(y, np.take_along_axis(win, k[..., None], -1)[..., 0])

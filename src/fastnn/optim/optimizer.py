@@ -62,6 +62,10 @@ class Optimizer:
             for p in g["params"]:
                 if p.grad is None:
                     continue
+                gr = p.grad
+                if not (gr.dtype.isnative and gr.flags.c_contiguous and gr.flags.aligned) and gr.dtype.kind == "f" \
+                        and gr.dtype.newbyteorder("=") == p.data.dtype:
+                    p.grad = np.require(gr, p.data.dtype, ("C", "A"))  # a gradient the C update can read
                 if p.grad.shape != p.data.shape or p.grad.dtype != p.data.dtype:
                     raise ValueError(f"{type(self).__name__}: a parameter of shape {p.data.shape} has a gradient "
                                      f"of shape {p.grad.shape} and dtype {p.grad.dtype}")
