@@ -69,4 +69,7 @@ assert len(started) == STEPS and min(started) >= 1, started  # overlap: not all 
 if rank == 0:
     moved = max(float(np.max(np.abs(p.data - q.data))) for p, q in zip(ref.parameters(), build(1).parameters()))
     print(f"max relative difference {worst:.3e}  (parameters moved by up to {moved:.3f})", flush=True)
-print("OK", rank, flush=True)
+# one line from rank 0 (lines of several ranks may interleave mid-line)
+done = dist._World.comm.gather(rank, root=0)
+if rank == 0:
+    print("OK from", len(done), "ranks", flush=True)
