@@ -498,24 +498,28 @@ def edge(x):
         return None
     fn = x.grad_fn
     if fn is not None:
-        return fn if x._idx == 0 else _OutputEdge.get(fn, x._idx)
+        return fn if x._idx == 0 else (fn, x._idx)
     acc = x._acc
     if acc is None:
         acc = x._acc = AccumulateGrad(x)
     return acc
 
 
-class _OutputEdge:
-    """An edge into output k of a multi-output node: (node, k)."""
-    @staticmethod
-    def get(fn, k):
-        return (fn, k)
-
-
 def record(node, inputs, outputs):
     """Attach node (whose backward takes these inputs) to the output arrays;
     returns the output Tensors (one, or a tuple)."""
-    node.next = tuple(edge(x) for x in inputs)
+    edges = []
+    for x in inputs:
+        if x is None or not getattr(x, "requires_grad", False):
+            edges.append(None)
+        elif x.grad_fn is not None:
+            edges.append(x.grad_fn if x._idx == 0 else (x.grad_fn, x._idx))
+        else:
+            acc = x._acc
+            if acc is None:
+                acc = x._acc = AccumulateGrad(x)
+            edges.append(acc)
+    node.next = tuple(edges)
     node._deps = 0
     node._buf = None
     node._freed = False
@@ -651,7 +655,9 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
                             m._buf[0] = _add_grad(m._buf[0], g)
                 m._deps -= 1
                 if m._deps == 0:
-                    ready.append(m)
+                    # a leaf's node with nothing to add and no hook has nothing to do
+                    if m._buf is not None or m.next or m.__class__ is not AccumulateGrad or m.leaf._hooks:
+                        ready.append(m)
         for fn in _callbacks:
             fn()
     finally:
