@@ -134,3 +134,13 @@ def test_bench_and_demo_time_with_one_protocol(monkeypatch, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "square_f32[256]" in printed
     assert ("and torch" in printed) == (bench.torch_or_none() is not None)
+
+
+def test_bench_markdown_takes_a_row_without_numpy():
+    from fastnn import bench
+    row = {"id": "train/step", "group": "train", "name": "step", "size": None,
+           "median_s": {"fastnn": 0.01, "torch": 0.02}, "ratio_vs_torch": 2.0,
+           "gflops": {"fastnn": 100.0, "torch": 50.0}, "fraction_of_peak": {"fastnn": 0.5, "torch": 0.25}}
+    text = bench.markdown([row], command="fastnn bench", quick=True, info={})
+    assert "| step | 10.000 |  |  | 20.000 | 2.00 | 100.0 | 50% |" in text
+    assert "numpy" in bench.format_row(row) and "x  2.00" in bench.format_row(row)

@@ -208,12 +208,14 @@ def markdown(results, *, command, quick, info=None):
             label = r["id"].split("/", 1)[1]
             if r["group"] == "conv":  # the index of a configuration means nothing to a reader
                 label += f" ({conv_config_name(r['size'])})"
-            row = [label, _ms(t["fastnn"]), _ms(t["numpy"]), f"{r['ratio_vs_numpy']:.2f}"]
+            row = [label, _ms(t["fastnn"])]
+            row += [_ms(t["numpy"]), f"{r['ratio_vs_numpy']:.2f}"] if "numpy" in t else ["", ""]
             if torch:
                 row += [_ms(t["torch"]) if "torch" in t else "", f"{r['ratio_vs_torch']:.2f}" if "ratio_vs_torch" in r else ""]
             row.append(f"{r['gflops']['fastnn']:.1f}" if "gflops" in r else "")
             f = r.get("fraction_of_peak")
-            row.append(f"{100 * f['fastnn']:.0f}% ({100 * f['numpy']:.0f}%)" if f else "")
+            row.append((f"{100 * f['fastnn']:.0f}%" + (f" ({100 * f['numpy']:.0f}%)" if "numpy" in f else ""))
+                       if f else "")
             row.append(f"{r['gbytes_per_s']['fastnn']:.1f}" if "gbytes_per_s" in r else "")
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
