@@ -116,14 +116,14 @@ def test_team_test_mode_rejects_unknown_modes(team_mode):
         team_mode("sometimes")
 
 
-def test_short_spin_is_asked_for_unless_the_user_chose(tmp_path):
-    """fastnn asks libgomp for a short spin only when the user set neither
-    OMP_WAIT_POLICY nor GOMP_SPINCOUNT, and leaves the environment as it was."""
+def test_the_wait_policy_is_the_users_or_libgomps(tmp_path):
+    """fastnn sets no libgomp wait policy of its own and leaves the environment
+    as it was; config() says whose policy holds."""
     code = ("import os, fastnn; print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'),"
             " fastnn.config()['omp_wait'])")
     env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["None", "None", "short"]
+    assert out.split() == ["None", "None", "libgomp"]
     out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "active"}, capture_output=True,
                          text=True, check=True).stdout
     assert out.split() == ["None", "active", "user"]

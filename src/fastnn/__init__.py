@@ -1,41 +1,18 @@
 """fastnn: fast neural-network kernels for the CPU, with a PyTorch-shaped API (Tensors with autograd) over NumPy arrays."""
 import os as _os
 
-# libgomp reads its wait policy once, when it loads (with _C, just below).
-# Its default spins its threads for milliseconds after each parallel region
-# and at each join: on a machine whose cores other work needs (another
-# process, NumPy's BLAS threads) that core is then held from them.  Unless
-# the user chose a policy, fastnn asks for a shorter spin: GOMP_SPINCOUNT
-# pause instructions (~30-120 ns each), about 0.3-1 ms, which still covers
-# the gaps between the kernel calls of a training step (2000 did not: the
-# MLP step ran 20% slower, its worker asleep at many forks), and a worker
-# that then sleeps hands its core over.  While workers are found late
-# kernels run serially anyway (cpu/threads.h), so no worker spins then.
-# The variable is removed again so child processes see the user's
-# environment.  config()['omp_wait'] says which policy holds.
-_SPIN_DEFAULT = "10000"
-
-
-def _libgomp_loaded():
-    try:
-        with open("/proc/self/maps") as f:
-            return "/libgomp.so" in f.read()  # the one _C links (not a bundled copy)
-    except OSError:
-        return False
-
-
+# libgomp's wait policy is the user's (OMP_WAIT_POLICY, GOMP_SPINCOUNT) or
+# libgomp's default: fastnn sets none.  A short spin (10000 pauses) helped
+# calls on a core shared with another process, but in a process that also
+# runs another OpenMP runtime (PyTorch's) LeNet's training step ran 3.4x
+# slower with it (10.2 ms against 2.6 ms with libgomp's default spin).
+# Late workers are handled by the kernels themselves (cpu/threads.h).
+# config()['omp_wait'] says which policy holds.
 if _os.environ.get("OMP_WAIT_POLICY") or _os.environ.get("GOMP_SPINCOUNT"):
     _omp_wait = "user"
-elif _libgomp_loaded():
-    _omp_wait = "libgomp"  # loaded by another library first: its policy stays
 else:
-    _omp_wait = "short"
-    _os.environ["GOMP_SPINCOUNT"] = _SPIN_DEFAULT
-try:
-    from . import _C
-finally:
-    if _omp_wait == "short":
-        del _os.environ["GOMP_SPINCOUNT"]
+    _omp_wait = "libgomp"
+from . import _C  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -43,8 +43,8 @@ def config():
         "isa_available": _C.isa_available(),
         "num_threads": _C.get_num_threads(),
         "openmp": _C.openmp_version(),
-        # libgomp's wait policy: "short" (fastnn's short spin), "user"
-        # (OMP_WAIT_POLICY / GOMP_SPINCOUNT), "libgomp" (loaded before fastnn)
+        # libgomp's wait policy: "user" (OMP_WAIT_POLICY / GOMP_SPINCOUNT)
+        # or "libgomp" (its default)
         "omp_wait": _omp_wait(),
         "compiler": _C.compiler(),
         "kernels": _C.kernel_names(),
