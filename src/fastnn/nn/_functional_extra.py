@@ -17,7 +17,7 @@ import numpy as np
 from .. import _C
 from .._random import generator
 from ..autograd import Node, Tensor, needs_grad, record, wrap
-from .functional import (_LOG_SOFTMAX, _SIGMOID, MaskBackward, _contig, _in, _param_grad, _pred_target, _rg, _t,
+from .functional import (_LOG_SOFTMAX, _SIGMOID, MaskBackward, _act, _contig, _in, _param_grad, _pred_target, _rg, _t,
                          _w, _reduction, _pair)
 
 __all__ = ["silu", "elu", "softplus", "conv1d", "conv_transpose2d", "adaptive_avg_pool2d", "dropout2d",
@@ -56,39 +56,14 @@ def _sigmoid(x):
 _SILU, _ELU = 6, 7
 
 
-class KernelActBackward(Node):
-    """An activation's backward on the C kernel, from the saved input."""
-    __slots__ = ("op", "x", "alpha", "name")
-
-    def backward(self, g):
-        g = _contig(g)
-        dx = np.empty_like(g)
-        _C.act_backward(self.op, g, self.x, dx, self.alpha)
-        return (dx,)
-
-    def release(self):
-        self.x = None
-
-
-def _kernel_act(op, input, alpha, name, node_name):
-    x = _in(input, name)
-    y = np.empty_like(x)
-    _C.act_forward(op, x, y, alpha)
-    if not needs_grad(input):
-        return wrap(y)
-    node = KernelActBackward()
-    node.op, node.x, node.alpha, node.name = op, x, alpha, node_name
-    return record(node, (input,), y)
-
-
 def silu(input):
     """x * sigmoid(x)."""
-    return _kernel_act(_SILU, input, 0.0, "silu", "SiluBackward")
+    return _act(_SILU, input, 0.0, False, "silu")
 
 
 def elu(input, alpha=1.0):
     """x for x > 0, alpha * (exp(x) - 1) otherwise."""
-    return _kernel_act(_ELU, input, float(alpha), "elu", "EluBackward")
+    return _act(_ELU, input, float(alpha), False, "elu")
 
 
 def _softplus_deriv(x, beta, threshold):

@@ -235,7 +235,7 @@ class ActBackward(Node):
     @property
     def name(self):
         return ("ReluBackward", "LeakyReluBackward", "SigmoidBackward", "TanhBackward", "GeluBackward",
-                "GeluBackward")[self.op]
+                "GeluBackward", "SiluBackward", "EluBackward")[self.op]
 
     def backward(self, g):
         g = _contig(g)
