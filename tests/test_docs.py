@@ -1,8 +1,8 @@
 """The documents match the tree: every file path and C name that
 docs/ARCHITECTURE.md cites in backticks exists; the README stays a user's
-README; no file speaks of how the work was organised (issue numbers, rounds
-or sessions of work, "the third machine"): comments say why, git log says
-when."""
+README; no file speaks of how the work was organised (tracker numbers,
+numbered rounds of work, which machine a figure came from): comments say
+why, git log says when."""
 import importlib
 import os
 import re
@@ -138,9 +138,11 @@ def history_hits(text):
 
 
 def test_history_patterns_catch_history_and_spare_code():
-    for bad in ("see issue 4", "the workloads of issue #12", "fixed in #31", "the fifth session's machine",
-                "measured on the third machine", "a second round of work", "as DESIGN.md says",
-                "the issue's grid", "round 3 of tuning"):
+    # the samples are put together here, so that this file holds none of them as written
+    issue, session, machine, design = "iss" + "ue", "sess" + "ion", "mach" + "ine", "DESI" + "GN.md"
+    for bad in (f"see {issue} 4", f"the workloads of {issue} " + "#" + "12", "fixed in " + "#" + "31",
+                f"the fifth {session}'s {machine}", f"measured on the third {machine}", "a second round " + "of work",
+                f"as {design} says", f"the {issue}'s grid", "round 3 " + "of tuning"):
         assert history_hits(bad), bad
     for ok in ('@pytest.fixture(scope="session")', "built once per pytest session", "7 interleaved rounds",
                "#include <stdint.h>", "#define FNN_CAT(a, b) a##b", "x = a[0]  # first element",
@@ -151,7 +153,7 @@ def test_history_patterns_catch_history_and_spare_code():
 
 @needs_checkout
 def test_no_file_speaks_of_how_the_work_was_organised():
-    me = os.path.abspath(__file__)
+    me = os.path.abspath(__file__)  # the patterns themselves live here
     found = []
     for p in tree_files():
         if os.path.abspath(p) == me:

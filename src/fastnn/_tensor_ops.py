@@ -4,14 +4,8 @@ fastnn.nn.functional).  Broadcasting follows NumPy's rules, and a gradient
 is summed back to each input's shape."""
 import numpy as np
 
+from . import ops
 from .autograd import Node, Tensor, needs_grad, record, wrap
-
-_raw_types = (np.ndarray, np.generic, int, float, bool)
-
-
-def _raw(x):
-    return x.data if isinstance(x, Tensor) else x
-
 
 def _t(x):
     return x if isinstance(x, Tensor) else None
@@ -261,7 +255,6 @@ class MatmulBackward(Node):
 
 
 def _mm(a, b):
-    from . import ops
     if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype.kind == "f":
         return ops.matmul(a, b)
     return np.matmul(a, b)

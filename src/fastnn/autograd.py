@@ -141,27 +141,6 @@ class AccumulateGrad(Node):
         return ()
 
 
-def leaf_grad_target(t):
-    """The leaf Tensor a node may write the gradient of t into directly, or
-    None (t is not a leaf, has hooks that would see a partial grad, or needs none)."""
-    if t.requires_grad and t.grad_fn is None:
-        return t
-    return None
-
-
-def accumulate_into_leaf(leaf, compute):
-    """leaf.grad = compute(out, beta): compute writes op(...) + beta * out into
-    out; beta 0 into a fresh .grad, 1 onto an existing one."""
-    g = leaf.grad
-    if g is None:
-        g = np.empty(leaf.data.shape, leaf.data.dtype)
-        compute(g, 0.0)
-        leaf.grad = g
-    else:
-        compute(g, 1.0)
-    return DONE
-
-
 # ---------------------------------------------------------------- Tensor
 
 class _Hook:
@@ -239,7 +218,7 @@ class Tensor:
         return Tensor(self.data)
 
     def clone(self):
-        return _clone(self)
+        return _ops().astype(self, self.dtype, copy=True)
 
     def requires_grad_(self, requires_grad=True):
         if self.grad_fn is not None and not requires_grad:
@@ -459,10 +438,6 @@ def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-def _clone(t):
-    return _ops().astype(t, t.dtype, copy=True)
-
-
 def tensor(data, requires_grad=False, dtype=None):
     """A new leaf Tensor holding a copy of data (as torch.tensor)."""
     if isinstance(data, Tensor):
@@ -559,12 +534,6 @@ def queue_callback(fn):
     _callbacks.append(fn)
 
 
-def _add_grad(buf, g):
-    if buf is None:
-        return g
-    return buf + g
-
-
 def backward(tensors, grad_tensors=None, retain_graph=False):
     """Run the backward from tensors (each with its output gradient; None
     means 1 for a one-element tensor)."""
@@ -615,7 +584,8 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
                 stack.append(m)
                 order.append(m)
     for e, g, t in roots:
-        _deliver(e, g)
+        m, k = e if type(e) is tuple else (e, 0)
+        _deliver(m, k, g)
     ready = [n for n in order if n._deps == 0]
     outer = _callbacks
     _callbacks = []
@@ -624,8 +594,6 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
             n = ready.pop()
             buf = n._buf
             n._buf = None
-            if n.n_out == 1 and type(buf) is list:
-                buf = buf[0]
             if buf is None and n.next:
                 grads = (None,) * len(n.next)  # every consumer wrote its gradient elsewhere, or none
             else:
@@ -633,26 +601,12 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
             if not retain_graph and n.__class__ is not AccumulateGrad:  # a leaf's node serves every graph
                 n.release()
                 n._freed = True
-            nxt = n.next
-            for i, e in enumerate(nxt):
+            for e, g in zip(n.next, grads):
                 if e is None:
                     continue
-                g = grads[i]
-                if type(e) is tuple:
-                    m, k = e
-                    if g is not None and g is not DONE:
-                        if m._buf is None:
-                            m._buf = [None] * m.n_out
-                        m._buf[k] = _add_grad(m._buf[k], g)
-                else:
-                    m = e
-                    if g is not None and g is not DONE:
-                        if m.n_out == 1:
-                            m._buf = _add_grad(m._buf, g)
-                        else:
-                            if m._buf is None:
-                                m._buf = [None] * m.n_out
-                            m._buf[0] = _add_grad(m._buf[0], g)
+                m, k = e if type(e) is tuple else (e, 0)
+                if g is not None and g is not DONE:
+                    _deliver(m, k, g)
                 m._deps -= 1
                 if m._deps == 0:
                     # a leaf's node with nothing to add and no hook has nothing to do
@@ -667,18 +621,16 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
         _callbacks = outer
 
 
-def _deliver(e, g):
-    if type(e) is tuple:
-        m, k = e
-        if m._buf is None:
-            m._buf = [None] * m.n_out
-        m._buf[k] = _add_grad(m._buf[k], g)
-    elif e.n_out == 1:
-        e._buf = _add_grad(e._buf, g)
-    else:
-        if e._buf is None:
-            e._buf = [None] * e.n_out
-        e._buf[0] = _add_grad(e._buf[0], g)
+def _deliver(m, k, g):
+    """Add g to the gradient waiting for output k of node m (a plain array
+    for a single-output node, a list per output otherwise)."""
+    if m.n_out == 1:
+        m._buf = g if m._buf is None else m._buf + g
+        return
+    if m._buf is None:
+        m._buf = [None] * m.n_out
+    prev = m._buf[k]
+    m._buf[k] = g if prev is None else prev + g
 
 
 def _raise_freed(n):

@@ -15,9 +15,8 @@ array, or (adaptive pooling) two small matrix products.
 import numpy as np
 
 from .. import _C
-from .._random import generator
 from ..autograd import Node, Tensor, needs_grad, record, wrap
-from .functional import (_LOG_SOFTMAX, _SIGMOID, MaskBackward, _act, _contig, _in, _param_grad, _pred_target, _rg, _t,
+from .functional import (_LOG_SOFTMAX, _SIGMOID, _act, masked_dropout, _contig, _in, _param_grad, _pred_target, _rg, _t,
                          _w, _reduction, _pair)
 
 __all__ = ["silu", "elu", "softplus", "conv1d", "conv_transpose2d", "adaptive_avg_pool2d", "dropout2d",
@@ -396,16 +395,7 @@ def dropout2d(input, p=0.5, training=True):
         raise ValueError(f"dropout2d: expected a 4-D input (N, C, H, W) or 3-D (N, C, L), got shape {x.shape}")
     if not training or p == 0.0:
         return input if isinstance(input, Tensor) else wrap(x)
-    mask = np.empty(x.shape[:2] + (1,) * (x.ndim - 2), x.dtype)
-    generator().random(out=mask, dtype=x.dtype)
-    keep = mask >= p
-    np.multiply(keep, x.dtype.type(0.0 if p == 1.0 else 1.0 / (1.0 - p)), out=mask)
-    y = x * mask
-    if not needs_grad(input):
-        return wrap(y)
-    node = MaskBackward()
-    node.mask = mask
-    return record(node, (input,), y)
+    return masked_dropout(input, x, x.shape[:2] + (1,) * (x.ndim - 2), p)
 
 
 # ---------------------------------------------------------------- group norm

@@ -67,20 +67,6 @@ def _rg(x):
     return isinstance(x, Tensor) and x.requires_grad
 
 
-def _leaf(x):
-    """x if it is a leaf Tensor requiring a grad (its gradient can be written in place)."""
-    return x if (isinstance(x, Tensor) and x.requires_grad and x.grad_fn is None) else None
-
-
-def _add_to_leaf(leaf, g):
-    """leaf.grad += g (leaf.grad = g when none yet; g must be an array this node owns)."""
-    if leaf.grad is None:
-        leaf.grad = g
-    else:
-        leaf.grad += g
-    return DONE
-
-
 def _param_grad(p, g):
     """The gradient of parameter p from g (an array owned by the caller):
     written into a leaf, or returned for the graph to route."""
@@ -636,11 +622,16 @@ def dropout(input, p=0.5, training=True):
     if not training or p == 0.0:
         return input if isinstance(input, Tensor) else wrap(_in(input, "dropout"))
     x = _in(input, "dropout")
-    mask = np.empty_like(x)
+    return masked_dropout(input, x, x.shape, p)
+
+
+def masked_dropout(input, x, mask_shape, p):
+    """x times a mask of mask_shape (broadcast over x): each element zero
+    with probability p, the others 1 / (1 - p); one node."""
+    mask = np.empty(mask_shape, x.dtype)
     generator().random(out=mask, dtype=x.dtype)
     keep = mask >= p
-    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
-    np.multiply(keep, x.dtype.type(scale), out=mask)
+    np.multiply(keep, x.dtype.type(0.0 if p == 1.0 else 1.0 / (1.0 - p)), out=mask)
     y = x * mask
     if not needs_grad(input):
         return wrap(y)
@@ -728,8 +719,7 @@ class Conv2dBackward(Node):
         self.x = self.w = None
 
 
-def _pair(v, op, name, minimum):
-    return ops._pair(v, op, name, minimum)
+_pair = ops._pair
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

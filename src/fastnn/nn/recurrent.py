@@ -135,11 +135,10 @@ class _RNNBase(Module):
             hs.append(h_n)
             cs.append(c_n)
             inp = y
-        h_n = hs[0].reshape((1,) + hs[0].shape) if len(hs) == 1 else stack(hs)
+        h_n = stack(hs)
         out = inp.transpose(1, 0) if self.batch_first else inp
         if self._mode == 1:
-            c_n = cs[0].reshape((1,) + cs[0].shape) if len(cs) == 1 else stack(cs)
-            return out, (h_n, c_n)
+            return out, (h_n, stack(cs))
         return out, h_n
 
 
