@@ -199,3 +199,48 @@ def test_schedulers():
         s.step()
         lrs.append(opt.param_groups[0]["lr"])
     np.testing.assert_allclose(lrs, [0.1, 0.2, 0.3, 0.4, 0.4, 0.4])
+
+
+@pytest.mark.parametrize("cls,ref,kw", CASES, ids=[f"{c.__name__}-{i}" for i, (c, _, _) in enumerate(CASES)])
+def test_group_step_equals_one_step_per_parameter(isa, threads, cls, ref, kw):
+    """A group's step is one C call over all its parameters (one parallel
+    region, cut across tensors): every parameter ends bit-identical to its
+    own single-parameter optimizer.  The group mixes sizes that straddle the
+    threads' cuts and both dtypes, and one parameter joins late (its grad is
+    None for the first steps, so its state and step count lag)."""
+    rng = np.random.default_rng(7)
+    shapes = [(3,), (70_001,), (257, 129), (1,), (40_000,)]
+    dtypes = [np.float32, np.float64, np.float32, np.float64, np.float32]
+    init = [rng.standard_normal(s).astype(d) for s, d in zip(shapes, dtypes)]
+    grouped = [nn.Parameter(a.copy()) for a in init]
+    alone = [nn.Parameter(a.copy()) for a in init]
+    opt = cls(grouped, **kw)
+    opts = [cls([p], **kw) for p in alone]
+    for t in range(4):
+        grads = [rng.standard_normal(s).astype(d) for s, d in zip(shapes, dtypes)]
+        for i, g in enumerate(grads):
+            late = i == 2 and t < 2
+            grouped[i].grad = None if late else g.copy()
+            alone[i].grad = None if late else g.copy()
+        opt.step()
+        for o in opts:
+            o.step()
+        for a, b in zip(grouped, alone):
+            np.testing.assert_array_equal(a.data, b.data)
+    assert all(np.abs(p.data - a).max() > 0 for p, a in zip(grouped, init))
+
+
+def test_group_step_checks_every_array_before_writing():
+    p = [nn.Parameter(np.ones(5, np.float32)), nn.Parameter(np.ones(7, np.float32))]
+    opt = optim.SGD(p, lr=0.1, momentum=0.9)
+    p[0].grad = np.ones(5, np.float32)
+    p[1].grad = np.ones(6, np.float32)
+    with pytest.raises(ValueError, match=r"shape \(7,\).*shape \(6,\)"):
+        opt.step()
+    assert (p[0].data == 1).all() and (p[1].data == 1).all()
+    from fastnn import _C
+    with pytest.raises(ValueError, match="2 grad arrays for 1 parameters"):
+        _C.sgd_step([np.ones(3, np.float32)], [np.ones(3, np.float32)] * 2, None, 0.1, 0.0, 0.0, 0.0, False, True)
+    with pytest.raises(TypeError, match="dtype float64, expected float32"):
+        _C.sgd_step([np.ones(3, np.float32), np.ones(3)], [np.ones(3, np.float32)] * 2, None, 0.1, 0.0, 0.0, 0.0,
+                    False, True)

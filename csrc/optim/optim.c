@@ -5,6 +5,7 @@
 #include "cpu/kernels.h"
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
+#include "optim/optim_multi.h"
 #include <math.h>
 #ifdef _OPENMP
 #include <omp.h>

@@ -166,52 +166,76 @@ def native(x):
 # The Python layer (fastnn.ops) hands these C-contiguous float32/float64
 # arrays of matching dtype; they are re-checked here because C trusts them.
 
+cdef inline bint _usable(cnp.ndarray a):
+    return cnp.PyArray_ISALIGNED(a) and cnp.PyArray_ISNOTSWAPPED(a) and cnp.PyArray_IS_C_CONTIGUOUS(a)
+
+
 cdef int _same(cnp.ndarray a, cnp.ndarray b, str what) except -1:
-    check_kind(a, what, "an array")
-    check_kind(b, what, "an array")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_IS_C_CONTIGUOUS(b):
-        raise ValueError(f"{what}: arrays must be C-contiguous")
-    if a.dtype != b.dtype:
-        raise TypeError(f"{what}: dtype mismatch {a.dtype} vs {b.dtype}")
-    if a.size != b.size:
-        raise ValueError(f"{what}: size mismatch {(<object>a).shape} vs {(<object>b).shape}")
-    if a.dtype != np.float32 and a.dtype != np.float64:
+    # type numbers, not dtype objects: comparing dtypes costs a Python call
+    # each, and these checks run once per kernel call of the autograd graph
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
         raise TypeError(f"{what}: unsupported dtype {a.dtype}")
+    if cnp.PyArray_TYPE(b) != t:
+        raise TypeError(f"{what}: dtype mismatch {a.dtype} vs {b.dtype}")
+    if not (_usable(a) and _usable(b)):
+        check_kind(a, what, "an array")
+        check_kind(b, what, "an array")
+        raise ValueError(f"{what}: arrays must be C-contiguous")
+    if cnp.PyArray_SIZE(a) != cnp.PyArray_SIZE(b):
+        raise ValueError(f"{what}: size mismatch {(<object>a).shape} vs {(<object>b).shape}")
     return 0
 
-def act_forward(int op, cnp.ndarray x, cnp.ndarray y, double alpha):
-    _same(x, y, "act_forward")
+
+cdef cnp.ndarray _out_like(cnp.ndarray x, object out):
+    """out, or a new C-contiguous array of x's shape and dtype when out is None."""
+    if out is None:
+        return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), cnp.PyArray_TYPE(x), 0)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    return <cnp.ndarray>out
+
+
+def act_forward(int op, cnp.ndarray x, y, double alpha):
+    """y = act(x) elementwise; y=None allocates it.  Returns y."""
+    cdef cnp.ndarray Y = _out_like(x, y)
+    _same(x, Y, "act_forward")
     if op < 0 or op >= FNN_ACT_COUNT:
         raise ValueError(f"act_forward: unknown op {op}")
-    cdef int64_t n = x.size
+    cdef int64_t n = cnp.PyArray_SIZE(x)
     cdef int rc
     cdef void *px = cnp.PyArray_DATA(x)
-    cdef void *py = cnp.PyArray_DATA(y)
-    if x.dtype == np.float32:
+    cdef void *py = cnp.PyArray_DATA(Y)
+    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
         with nogil:
             rc = fnn_act_forward_f32(op, n, <const float *>px, <float *>py, <float>alpha)
     else:
         with nogil:
             rc = fnn_act_forward_f64(op, n, <const double *>px, <double *>py, alpha)
     check_rc(rc, "act_forward")
+    return Y
 
-def act_backward(int op, cnp.ndarray g, cnp.ndarray saved, cnp.ndarray dx, double alpha):
+def act_backward(int op, cnp.ndarray g, cnp.ndarray saved, dx, double alpha):
+    """dx = g * act'(saved) (saved: x, or y for sigmoid and tanh); dx=None
+    allocates it.  Returns dx."""
+    cdef cnp.ndarray D = _out_like(g, dx)
     _same(g, saved, "act_backward")
-    _same(g, dx, "act_backward")
+    _same(g, D, "act_backward")
     if op < 0 or op >= FNN_ACT_COUNT:
         raise ValueError(f"act_backward: unknown op {op}")
-    cdef int64_t n = g.size
+    cdef int64_t n = cnp.PyArray_SIZE(g)
     cdef int rc
     cdef void *pg = cnp.PyArray_DATA(g)
     cdef void *ps = cnp.PyArray_DATA(saved)
-    cdef void *pd = cnp.PyArray_DATA(dx)
-    if g.dtype == np.float32:
+    cdef void *pd = cnp.PyArray_DATA(D)
+    if cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT32:
         with nogil:
             rc = fnn_act_backward_f32(op, n, <const float *>pg, <const float *>ps, <float *>pd, <float>alpha)
     else:
         with nogil:
             rc = fnn_act_backward_f64(op, n, <const double *>pg, <const double *>ps, <double *>pd, alpha)
     check_rc(rc, "act_backward")
+    return D
 
 def row_forward(int op, cnp.ndarray x, cnp.ndarray y, int64_t cols):
     """Softmax (op 0) or log-softmax (op 1) over contiguous rows of `cols`."""
@@ -223,7 +247,7 @@ def row_forward(int op, cnp.ndarray x, cnp.ndarray y, int64_t cols):
     cdef int rc
     cdef void *px = cnp.PyArray_DATA(x)
     cdef void *py = cnp.PyArray_DATA(y)
-    if x.dtype == np.float32:
+    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
         with nogil:
             rc = fnn_row_forward_f32(op, rows, cols, <const float *>px, <float *>py)
     else:
@@ -242,7 +266,7 @@ def row_backward(int op, cnp.ndarray g, cnp.ndarray y, cnp.ndarray dx, int64_t c
     cdef void *pg = cnp.PyArray_DATA(g)
     cdef void *py = cnp.PyArray_DATA(y)
     cdef void *pd = cnp.PyArray_DATA(dx)
-    if g.dtype == np.float32:
+    if cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT32:
         with nogil:
             rc = fnn_row_backward_f32(op, rows, cols, <const float *>pg, <const float *>py, <float *>pd)
     else:

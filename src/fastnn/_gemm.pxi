@@ -40,44 +40,70 @@ cdef extern from *:
     double fnn_gemm_measure_peak(int elem_size, int nt, double seconds) nogil
 
 
-def linear(cnp.ndarray x, cnp.ndarray w, bias, cnp.ndarray y, int act, double act_alpha):
-    """y = act(x @ w.T + bias) for 2-D x (m, k), w (n, k), bias (n,) or None,
-    y (m, n) C-contiguous, not overlapping the inputs."""
-    if x.ndim != 2 or w.ndim != 2 or y.ndim != 2:
-        raise ValueError("linear: x, weight and y must be 2-D")
-    for t, nm in ((x, "x"), (w, "weight"), (y, "y")) + (() if bias is None else ((bias, "bias"),)):
-        check_kind(t, "linear", nm)
-    if x.dtype != w.dtype or x.dtype != y.dtype or (bias is not None and bias.dtype != x.dtype):
+def linear(cnp.ndarray x, cnp.ndarray w, bias, y, int act, double act_alpha):
+    """y = act(x @ w.T + bias) for 2-D x (m, k), w (n, k), bias (n,) or None;
+    y (m, n) C-contiguous, not overlapping the inputs, or None to allocate
+    it.  Returns y.  The checks run on type numbers and flags: this is the
+    call every Linear layer makes."""
+    if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_NDIM(w) != 2:
+        raise ValueError("linear: x and weight must be 2-D")
+    cdef cnp.ndarray B = None
+    if bias is not None:
+        if not isinstance(bias, np.ndarray):
+            raise TypeError(f"linear: bias must be a numpy.ndarray, got {type(bias).__name__}")
+        B = <cnp.ndarray>bias
+    for t, nm in ((x, "x"), (w, "weight"), (B, "bias")):
+        if t is not None and not (cnp.PyArray_ISALIGNED(<cnp.ndarray>t) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>t)):
+            check_kind(t, "linear", nm)
+    cdef int tn = cnp.PyArray_TYPE(x)
+    if cnp.PyArray_TYPE(w) != tn or (B is not None and cnp.PyArray_TYPE(B) != tn):
         raise TypeError("linear: dtype mismatch")
-    if x.dtype != np.float32 and x.dtype != np.float64:
+    if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64:
         raise TypeError(f"linear: unsupported dtype {x.dtype}")
     if act < FNN_ACT_NONE or act >= FNN_ACT_COUNT:
         raise ValueError(f"linear: unknown activation code {act}")
-    cdef int64_t m = x.shape[0], k = x.shape[1], n = w.shape[0]
-    if w.shape[1] != k or y.shape[0] != m or y.shape[1] != n:
-        raise ValueError(f"linear: shapes {(<object>x).shape} @ {(<object>w).shape}.T -> {(<object>y).shape} do not match")
-    if not cnp.PyArray_IS_C_CONTIGUOUS(y) or not y.flags.writeable:
-        raise ValueError("linear: y must be C-contiguous and writeable")
-    for t in (x, w) + (() if bias is None else (bias,)):
-        if np.may_share_memory(t, y):
-            raise ValueError("linear: y overlaps an input")
+    cdef cnp.npy_intp dims[2]
+    cdef int64_t m = cnp.PyArray_DIM(x, 0), k = cnp.PyArray_DIM(x, 1), n = cnp.PyArray_DIM(w, 0)
+    if cnp.PyArray_DIM(w, 1) != k:
+        raise ValueError(f"linear: shapes {(<object>x).shape} @ {(<object>w).shape}.T do not match")
+    if B is not None and (cnp.PyArray_NDIM(B) != 1 or cnp.PyArray_DIM(B, 0) != n):
+        raise ValueError(f"linear: bias has shape {(<object>B).shape}; expected ({n},)")
+    cdef cnp.ndarray Y
+    if y is None:
+        dims[0], dims[1] = m, n
+        Y = cnp.PyArray_EMPTY(2, dims, tn, 0)
+    else:
+        if not isinstance(y, np.ndarray):
+            raise TypeError(f"linear: y must be a numpy.ndarray, got {type(y).__name__}")
+        Y = <cnp.ndarray>y
+        check_kind(Y, "linear", "y")
+        if cnp.PyArray_TYPE(Y) != tn:
+            raise TypeError("linear: dtype mismatch")
+        if cnp.PyArray_NDIM(Y) != 2 or cnp.PyArray_DIM(Y, 0) != m or cnp.PyArray_DIM(Y, 1) != n:
+            raise ValueError(f"linear: shapes {(<object>x).shape} @ {(<object>w).shape}.T -> {(<object>Y).shape} "
+                             f"do not match")
+        if not cnp.PyArray_IS_C_CONTIGUOUS(Y) or not cnp.PyArray_ISWRITEABLE(Y):
+            raise ValueError("linear: y must be C-contiguous and writeable")
+        for t in (x, w, B):
+            if t is not None and np.may_share_memory(t, Y):
+                raise ValueError("linear: y overlaps an input")
+    if m == 0 or n == 0:
+        return Y
     if not cnp.PyArray_IS_C_CONTIGUOUS(x):
         x = np.ascontiguousarray(x)
     if not cnp.PyArray_IS_C_CONTIGUOUS(w):
         w = np.ascontiguousarray(w)
-    cdef cnp.ndarray bb
     cdef void *pbias = NULL
-    if bias is not None:
-        bb = np.ascontiguousarray(bias)
-        if bb.ndim != 1 or bb.shape[0] != n:
-            raise ValueError(f"linear: bias has shape {(<object>bb).shape}; expected ({n},)")
-        pbias = cnp.PyArray_DATA(bb)
+    if B is not None:
+        if not cnp.PyArray_IS_C_CONTIGUOUS(B):
+            B = np.ascontiguousarray(B)
+        pbias = cnp.PyArray_DATA(B)
     cdef void *px = cnp.PyArray_DATA(x)
     cdef void *pw = cnp.PyArray_DATA(w)
-    cdef void *py = cnp.PyArray_DATA(y)
+    cdef void *py = cnp.PyArray_DATA(Y)
     cdef int64_t ldk = max(1, k), ldn = max(1, n)
     cdef int rc
-    if y.dtype == np.float32:
+    if tn == cnp.NPY_FLOAT32:
         with nogil:
             rc = fnn_linear_f32(m, n, k, <const float *>px, ldk, <const float *>pw, ldk, <const float *>pbias,
                                 act, <float>act_alpha, <float *>py, ldn)
@@ -86,6 +112,7 @@ def linear(cnp.ndarray x, cnp.ndarray w, bias, cnp.ndarray y, int act, double ac
             rc = fnn_linear_f64(m, n, k, <const double *>px, ldk, <const double *>pw, ldk, <const double *>pbias,
                                 act, act_alpha, <double *>py, ldn)
     check_rc(rc, "linear")
+    return Y
 
 
 def gemm_raw(transa, transb, int64_t m, int64_t n, int64_t k, double alpha, a, int64_t lda, b, int64_t ldb,

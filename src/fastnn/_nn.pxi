@@ -33,22 +33,6 @@ cdef extern from "fastnn/fastnn.h" nogil:
     int fnn_batch_norm_backward_f64(int64_t n, int64_t c, int64_t s, const double *g, const double *x,
                                     const double *w, const double *mean, const double *rstd, int training,
                                     double *dx, double *dw, double *db)
-    int fnn_sgd_step_f32(int64_t n, float *p, const float *g, float *buf, double lr, double momentum,
-                         double dampening, double weight_decay, int nesterov, int first_step)
-    int fnn_sgd_step_f64(int64_t n, double *p, const double *g, double *buf, double lr, double momentum,
-                         double dampening, double weight_decay, int nesterov, int first_step)
-    int fnn_adam_step_f32(int64_t n, float *p, const float *g, float *m, float *v, int64_t step, double lr,
-                          double beta1, double beta2, double eps, double weight_decay)
-    int fnn_adam_step_f64(int64_t n, double *p, const double *g, double *m, double *v, int64_t step, double lr,
-                          double beta1, double beta2, double eps, double weight_decay)
-    int fnn_adamw_step_f32(int64_t n, float *p, const float *g, float *m, float *v, int64_t step, double lr,
-                           double beta1, double beta2, double eps, double weight_decay)
-    int fnn_adamw_step_f64(int64_t n, double *p, const double *g, double *m, double *v, int64_t step, double lr,
-                           double beta1, double beta2, double eps, double weight_decay)
-    int fnn_rmsprop_step_f32(int64_t n, float *p, const float *g, float *sq, float *buf, float *ga, double lr,
-                             double alpha, double eps, double weight_decay, double momentum, int centered)
-    int fnn_rmsprop_step_f64(int64_t n, double *p, const double *g, double *sq, double *buf, double *ga, double lr,
-                             double alpha, double eps, double weight_decay, double momentum, int centered)
 
 REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
 
@@ -259,24 +243,114 @@ def batch_norm_backward(grad_out, x, int64_t n, int64_t c, int64_t s, weight, sa
 
 
 # ---------------------------------------------------------------- optimizer updates
-# param and every state array are updated in place.
+# param and every state array are updated in place.  Each array argument is
+# one ndarray, or a list of them (one per parameter: the whole update then
+# runs as one C call and one parallel region); a state argument is None, or
+# holds None, where the update does not read that state.
+
+from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
+
+cdef extern from "optim/optim_multi.h" nogil:
+    int fnn_sgd_step_multi_f32(int64_t count, const int64_t *n, float **p, const float **g, float **buf,
+                               double lr, double momentum, double dampening, double weight_decay, int nesterov,
+                               int first_step)
+    int fnn_sgd_step_multi_f64(int64_t count, const int64_t *n, double **p, const double **g, double **buf,
+                               double lr, double momentum, double dampening, double weight_decay, int nesterov,
+                               int first_step)
+    int fnn_adam_step_multi_f32(int64_t count, const int64_t *n, float **p, const float **g, float **m, float **v,
+                                int64_t step, double lr, double beta1, double beta2, double eps,
+                                double weight_decay, int decoupled)
+    int fnn_adam_step_multi_f64(int64_t count, const int64_t *n, double **p, const double **g, double **m,
+                                double **v, int64_t step, double lr, double beta1, double beta2, double eps,
+                                double weight_decay, int decoupled)
+    int fnn_rmsprop_step_multi_f32(int64_t count, const int64_t *n, float **p, const float **g, float **sq,
+                                   float **buf, float **ga, double lr, double alpha, double eps,
+                                   double weight_decay, double momentum, int centered)
+    int fnn_rmsprop_step_multi_f64(int64_t count, const int64_t *n, double **p, const double **g, double **sq,
+                                   double **buf, double **ga, double lr, double alpha, double eps,
+                                   double weight_decay, double momentum, int centered)
+
+
+cdef inline void *_ready_ptr(object x, int typenum, int64_t size, bint out):
+    """x's data when it is an ndarray C can use as it is (the checks of _arr
+    on type numbers and flags: these run per parameter per step), else NULL."""
+    if not isinstance(x, np.ndarray):
+        return NULL
+    cdef cnp.ndarray arr = <cnp.ndarray>x
+    if (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_ISALIGNED(arr) and cnp.PyArray_ISNOTSWAPPED(arr)
+            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_SIZE(arr) == size
+            and (not out or cnp.PyArray_ISWRITEABLE(arr))):
+        return cnp.PyArray_DATA(arr)
+    return NULL
+
+
+cdef class _OptimArgs:
+    """The pointer tables of one optimizer call: n[i] elements and, per array
+    argument k, ptr[k][i] for parameter i, after every check (nothing is
+    written before all arrays passed)."""
+    cdef int64_t count
+    cdef int64_t *n
+    cdef void **ptr
+    cdef bint f32
+    cdef str what
+
+    def __cinit__(self, params, str what):
+        self.what = what
+        ps = params if isinstance(params, (list, tuple)) else (params,)
+        self.count = len(ps)
+        if self.count == 0:
+            raise ValueError(f"{what}: no parameters")
+        dt = _float_dtype(ps[0], what, "param")
+        self.f32 = dt == np.float32
+        self.n = <int64_t *>PyMem_Malloc(self.count * sizeof(int64_t))
+        self.ptr = <void **>PyMem_Calloc(5 * self.count, sizeof(void *))
+        if not self.n or not self.ptr:
+            raise MemoryError()
+        cdef Py_ssize_t i
+        cdef int tn = cnp.NPY_FLOAT32 if self.f32 else cnp.NPY_FLOAT64
+        for i in range(self.count):
+            self.n[i] = cnp.PyArray_SIZE(<cnp.ndarray>ps[i]) if isinstance(ps[i], np.ndarray) else 0
+            self.ptr[i] = _ready_ptr(ps[i], tn, self.n[i], True)
+            if self.ptr[i] == NULL:
+                self.ptr[i] = _arr(ps[i], dt, self.n[i], what, "param", True)
+
+    def __dealloc__(self):
+        PyMem_Free(self.n)
+        PyMem_Free(self.ptr)
+
+    cdef void **take(self, int k, arrays, str name, bint out, bint optional) except NULL:
+        """Check argument k (1-4) and fill its pointer table."""
+        cdef void **t = self.ptr + k * self.count
+        if arrays is None and optional:
+            return t  # every pointer null
+        xs = arrays if isinstance(arrays, (list, tuple)) else (arrays,)
+        if len(xs) != self.count:
+            raise ValueError(f"{self.what}: {len(xs)} {name} arrays for {self.count} parameters")
+        dt = np.float32 if self.f32 else np.float64
+        cdef int tn = cnp.NPY_FLOAT32 if self.f32 else cnp.NPY_FLOAT64
+        cdef Py_ssize_t i
+        for i in range(self.count):
+            t[i] = _ready_ptr(xs[i], tn, self.n[i], out)
+            if t[i] == NULL:
+                t[i] = _arr(xs[i], dt, self.n[i], self.what, name, out, optional)
+        return t
+
 
 def sgd_step(param, grad, momentum_buffer, double lr, double momentum, double dampening, double weight_decay,
              bint nesterov, bint first_step):
-    dt = _float_dtype(param, "sgd_step", "param")
-    cdef int64_t n = param.size
-    cdef void *pp = _arr(param, dt, n, "sgd_step", "param", True)
-    cdef void *pg = _arr(grad, dt, n, "sgd_step", "grad")
-    cdef void *pb = _arr(momentum_buffer, dt, n, "sgd_step", "momentum_buffer", True, momentum == 0)
+    cdef _OptimArgs a = _OptimArgs(param, "sgd_step")
+    cdef void **pp = a.ptr
+    cdef void **pg = a.take(1, grad, "grad", False, False)
+    cdef void **pb = a.take(2, momentum_buffer, "momentum_buffer", True, momentum == 0)
     cdef int rc
-    if dt == np.float32:
+    if a.f32:
         with nogil:
-            rc = fnn_sgd_step_f32(n, <float *>pp, <const float *>pg, <float *>pb, lr, momentum, dampening,
-                                  weight_decay, nesterov, first_step)
+            rc = fnn_sgd_step_multi_f32(a.count, a.n, <float **>pp, <const float **>pg, <float **>pb, lr, momentum,
+                                        dampening, weight_decay, nesterov, first_step)
     else:
         with nogil:
-            rc = fnn_sgd_step_f64(n, <double *>pp, <const double *>pg, <double *>pb, lr, momentum, dampening,
-                                  weight_decay, nesterov, first_step)
+            rc = fnn_sgd_step_multi_f64(a.count, a.n, <double **>pp, <const double **>pg, <double **>pb, lr,
+                                        momentum, dampening, weight_decay, nesterov, first_step)
     check_rc(rc, "sgd_step")
 
 
@@ -284,51 +358,43 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, int64_t step, double lr, double 
               double weight_decay, bint decoupled):
     """Adam (decoupled=False) or AdamW (decoupled=True); step counts from 1."""
     cdef str w = "adamw_step" if decoupled else "adam_step"
-    dt = _float_dtype(param, w, "param")
-    cdef int64_t n = param.size
-    cdef void *pp = _arr(param, dt, n, w, "param", True)
-    cdef void *pg = _arr(grad, dt, n, w, "grad")
-    cdef void *pm = _arr(exp_avg, dt, n, w, "exp_avg", True)
-    cdef void *pv = _arr(exp_avg_sq, dt, n, w, "exp_avg_sq", True)
+    cdef _OptimArgs a = _OptimArgs(param, w)
+    cdef void **pp = a.ptr
+    cdef void **pg = a.take(1, grad, "grad", False, False)
+    cdef void **pm = a.take(2, exp_avg, "exp_avg", True, False)
+    cdef void **pv = a.take(3, exp_avg_sq, "exp_avg_sq", True, False)
     if step < 1:
         raise ValueError(f"{w}: step must be >= 1, got {step}")
     cdef int rc
-    if dt == np.float32:
+    if a.f32:
         with nogil:
-            if decoupled:
-                rc = fnn_adamw_step_f32(n, <float *>pp, <const float *>pg, <float *>pm, <float *>pv, step, lr,
-                                        beta1, beta2, eps, weight_decay)
-            else:
-                rc = fnn_adam_step_f32(n, <float *>pp, <const float *>pg, <float *>pm, <float *>pv, step, lr,
-                                       beta1, beta2, eps, weight_decay)
+            rc = fnn_adam_step_multi_f32(a.count, a.n, <float **>pp, <const float **>pg, <float **>pm, <float **>pv,
+                                         step, lr, beta1, beta2, eps, weight_decay, decoupled)
     else:
         with nogil:
-            if decoupled:
-                rc = fnn_adamw_step_f64(n, <double *>pp, <const double *>pg, <double *>pm, <double *>pv, step,
-                                        lr, beta1, beta2, eps, weight_decay)
-            else:
-                rc = fnn_adam_step_f64(n, <double *>pp, <const double *>pg, <double *>pm, <double *>pv, step,
-                                       lr, beta1, beta2, eps, weight_decay)
+            rc = fnn_adam_step_multi_f64(a.count, a.n, <double **>pp, <const double **>pg, <double **>pm,
+                                         <double **>pv, step, lr, beta1, beta2, eps, weight_decay, decoupled)
     check_rc(rc, w)
 
 
 def rmsprop_step(param, grad, square_avg, momentum_buffer, grad_avg, double lr, double alpha, double eps,
                  double weight_decay, double momentum, bint centered):
-    dt = _float_dtype(param, "rmsprop_step", "param")
-    cdef int64_t n = param.size
     cdef str w = "rmsprop_step"
-    cdef void *pp = _arr(param, dt, n, w, "param", True)
-    cdef void *pg = _arr(grad, dt, n, w, "grad")
-    cdef void *ps = _arr(square_avg, dt, n, w, "square_avg", True)
-    cdef void *pb = _arr(momentum_buffer, dt, n, w, "momentum_buffer", True, momentum <= 0)
-    cdef void *pa = _arr(grad_avg, dt, n, w, "grad_avg", True, not centered)
+    cdef _OptimArgs a = _OptimArgs(param, w)
+    cdef void **pp = a.ptr
+    cdef void **pg = a.take(1, grad, "grad", False, False)
+    cdef void **ps = a.take(2, square_avg, "square_avg", True, False)
+    cdef void **pb = a.take(3, momentum_buffer, "momentum_buffer", True, momentum <= 0)
+    cdef void **pa = a.take(4, grad_avg, "grad_avg", True, not centered)
     cdef int rc
-    if dt == np.float32:
+    if a.f32:
         with nogil:
-            rc = fnn_rmsprop_step_f32(n, <float *>pp, <const float *>pg, <float *>ps, <float *>pb, <float *>pa,
-                                      lr, alpha, eps, weight_decay, momentum, centered)
+            rc = fnn_rmsprop_step_multi_f32(a.count, a.n, <float **>pp, <const float **>pg, <float **>ps,
+                                            <float **>pb, <float **>pa, lr, alpha, eps, weight_decay, momentum,
+                                            centered)
     else:
         with nogil:
-            rc = fnn_rmsprop_step_f64(n, <double *>pp, <const double *>pg, <double *>ps, <double *>pb,
-                                      <double *>pa, lr, alpha, eps, weight_decay, momentum, centered)
+            rc = fnn_rmsprop_step_multi_f64(a.count, a.n, <double **>pp, <const double **>pg, <double **>ps,
+                                            <double **>pb, <double **>pa, lr, alpha, eps, weight_decay, momentum,
+                                            centered)
     check_rc(rc, w)

@@ -561,21 +561,20 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
                 g = g.astype(t.data.dtype)
         roots.append((edge(t), g, t))
     # count, for every node reachable from the roots, the edges into it
-    stack = []
+    order = []
     for e, _, _ in roots:
-        n = e[0] if type(e) is tuple else e
+        n = e[0] if e.__class__ is tuple else e
         if n._freed:
             _raise_freed(n)
-        if n._deps == 0 and n not in stack:
-            stack.append(n)
-    seen = set(stack)
-    order = list(stack)
+        if n._deps == 0 and n not in order:
+            order.append(n)
+    seen = set(order)
+    stack = list(order)
     while stack:
-        n = stack.pop()
-        for e in n.next:
+        for e in stack.pop().next:
             if e is None:
                 continue
-            m = e[0] if type(e) is tuple else e
+            m = e[0] if e.__class__ is tuple else e
             m._deps += 1
             if m not in seen:
                 if m._freed:
@@ -584,34 +583,47 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
                 stack.append(m)
                 order.append(m)
     for e, g, t in roots:
-        m, k = e if type(e) is tuple else (e, 0)
-        _deliver(m, k, g)
+        if e.__class__ is tuple:
+            _deliver(e[0], e[1], g)
+        else:
+            _deliver(e, 0, g)
     ready = [n for n in order if n._deps == 0]
     outer = _callbacks
     _callbacks = []
+    acc_cls = AccumulateGrad
     try:
         while ready:
             n = ready.pop()
             buf = n._buf
             n._buf = None
-            if buf is None and n.next:
-                grads = (None,) * len(n.next)  # every consumer wrote its gradient elsewhere, or none
+            nxt = n.next
+            if buf is None and nxt:
+                grads = (None,) * len(nxt)  # every consumer wrote its gradient elsewhere, or none
             else:
                 grads = n.backward(buf)
-            if not retain_graph and n.__class__ is not AccumulateGrad:  # a leaf's node serves every graph
+            if not retain_graph and n.__class__ is not acc_cls:  # a leaf's node serves every graph
                 n.release()
                 n._freed = True
-            for e, g in zip(n.next, grads):
+            for e, g in zip(nxt, grads):
                 if e is None:
                     continue
-                m, k = e if type(e) is tuple else (e, 0)
-                if g is not None and g is not DONE:
-                    _deliver(m, k, g)
-                m._deps -= 1
-                if m._deps == 0:
-                    # a leaf's node with nothing to add and no hook has nothing to do
-                    if m._buf is not None or m.next or m.__class__ is not AccumulateGrad or m.leaf._hooks:
-                        ready.append(m)
+                if e.__class__ is tuple:
+                    m = e[0]
+                    if g is not None and g is not DONE:
+                        _deliver(m, e[1], g)
+                else:
+                    m = e
+                    if g is not None and g is not DONE:
+                        if m.n_out == 1:
+                            prev = m._buf
+                            m._buf = g if prev is None else prev + g
+                        else:
+                            _deliver(m, 0, g)
+                d = m._deps - 1
+                m._deps = d
+                # a leaf's node with nothing to add and no hook has nothing to do
+                if d == 0 and (m._buf is not None or m.__class__ is not acc_cls or m.leaf._hooks):
+                    ready.append(m)
         for fn in _callbacks:
             fn()
     finally:

@@ -54,7 +54,8 @@ def _w(p):
     a = p.data if isinstance(p, Tensor) else p
     if not isinstance(a, np.ndarray):
         raise TypeError(f"expected a Tensor or an ndarray weight, got {type(p).__name__}")
-    if not (a.flags.c_contiguous and a.flags.aligned and a.dtype.isnative):
+    f = a.flags
+    if not (f.c_contiguous and f.aligned and a.dtype.isnative):
         a = np.require(a, a.dtype.newbyteorder("="), ("C", "A"))
     return a
 
@@ -140,9 +141,7 @@ class LinearBackward(Node):
         out = self.w.shape[0]
         g2 = _contig(g).reshape(-1, out)
         if self.act >= 0:
-            d = np.empty_like(g2)
-            _C.act_backward(self.act, g2, self.y2, d, 0.0)
-            g2 = d
+            g2 = _C.act_backward(self.act, g2, self.y2, None, 0.0)
         x2 = self.x2
         dx = None
         if self.need_x:
@@ -197,11 +196,9 @@ def linear(input, weight, bias=None, activation=None):
     if act == -2:
         raise ValueError(f"linear: unknown activation {activation!r}; choose one of {list(_LINEAR_ACTS)}")
     n = w.shape[0]
-    x2 = x.reshape(-1, x.shape[-1])
-    y2 = np.empty((x2.shape[0], n), x.dtype)
-    if y2.size:
-        _C.linear(x2, w, b, y2, act, 0.0)
-    y = y2.reshape(x.shape[:-1] + (n,))
+    x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+    y2 = _C.linear(x2, w, b, None, act, 0.0)
+    y = y2.reshape(x.shape[:-1] + (n,)) if x.ndim != 2 else y2
     if not needs_grad(input, weight, bias):
         return wrap(y)
     node = LinearBackward()
@@ -224,10 +221,7 @@ class ActBackward(Node):
                 "GeluBackward", "SiluBackward", "EluBackward")[self.op]
 
     def backward(self, g):
-        g = _contig(g)
-        dx = np.empty_like(g)
-        _C.act_backward(self.op, g, self.saved, dx, self.alpha)
-        return (dx,)
+        return (_C.act_backward(self.op, _contig(g), self.saved, None, self.alpha),)
 
     def release(self):
         self.saved = None
@@ -235,8 +229,7 @@ class ActBackward(Node):
 
 def _act(op, x, alpha, save_output, name):
     a = _in(x, name)
-    y = np.empty_like(a)
-    _C.act_forward(op, a, y, alpha)
+    y = _C.act_forward(op, a, None, alpha)
     if not needs_grad(x):
         return wrap(y)
     node = ActBackward()

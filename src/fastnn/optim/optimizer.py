@@ -57,22 +57,57 @@ class Optimizer:
 
     def step(self):
         """One update of every parameter that has a gradient (a parameter
-        whose .grad is None is skipped, as in PyTorch)."""
+        whose .grad is None is skipped, as in PyTorch).  The parameters of a
+        group are updated by one C call (one pass per array, one parallel
+        region for the whole group), as PyTorch's fused steps."""
         for g in self.param_groups:
+            items = []
             for p in g["params"]:
-                if p.grad is None:
-                    continue
                 gr = p.grad
-                if not (gr.dtype.isnative and gr.flags.c_contiguous and gr.flags.aligned) and gr.dtype.kind == "f" \
-                        and gr.dtype.newbyteorder("=") == p.data.dtype:
-                    p.grad = np.require(gr, p.data.dtype, ("C", "A"))  # a gradient the C update can read
-                if p.grad.shape != p.data.shape or p.grad.dtype != p.data.dtype:
-                    raise ValueError(f"{type(self).__name__}: a parameter of shape {p.data.shape} has a gradient "
-                                     f"of shape {p.grad.shape} and dtype {p.grad.dtype}")
+                if gr is None:
+                    continue
+                d = p.data
+                if gr.__class__ is not np.ndarray or gr.dtype is not d.dtype:
+                    gr = self._usable_grad(p)
+                else:
+                    f = gr.flags
+                    if not (f.c_contiguous and f.aligned):
+                        gr = self._usable_grad(p)
+                if gr.shape != d.shape:
+                    raise ValueError(f"{type(self).__name__}: a parameter of shape {d.shape} has a gradient "
+                                     f"of shape {gr.shape}")
                 st = self.state.get(id(p))
                 if st is None:
                     st = self.state[id(p)] = self._init_state(p, g)
-                self._update(p, g, st)
+                items.append((p, st))
+            if items:
+                self._update_group(g, items)
+
+    def _usable_grad(self, p):
+        """p.grad as an array the C update can read (a byte-swapped, strided
+        or unaligned float gradient is converted once), or a ValueError."""
+        gr, d = np.asarray(p.grad), p.data
+        if gr.dtype.kind == "f" and gr.dtype.newbyteorder("=") == d.dtype:
+            if not (gr.dtype.isnative and gr.flags.c_contiguous and gr.flags.aligned):
+                gr = p.grad = np.require(gr, d.dtype, ("C", "A"))
+            return gr
+        raise ValueError(f"{type(self).__name__}: a parameter of shape {d.shape} has a gradient "
+                         f"of shape {gr.shape} and dtype {gr.dtype}")
+
+    @staticmethod
+    def _batches(items, key):
+        """items (parameter, state) split so that each batch is one C call:
+        by dtype and by key(state) (what the update's scalars depend on)."""
+        first_p, first_st = items[0]
+        k0 = (first_p.data.dtype, key(first_st))
+        batches = {k0: []}
+        for p, st in items:
+            k = (p.data.dtype, key(st))
+            b = batches.get(k)
+            if b is None:
+                b = batches[k] = []
+            b.append((p, st))
+        return batches.items()
 
     def _zeros(self, p):
         return np.zeros_like(p.data)
@@ -157,13 +192,17 @@ class SGD(Optimizer):
     def _init_state(self, p, g):
         return {"step": 0}
 
-    def _update(self, p, g, st):
-        first = "momentum_buffer" not in st
-        if g["momentum"] != 0 and first:
-            st["momentum_buffer"] = self._zeros(p)
-        _C.sgd_step(p.data, p.grad, st.get("momentum_buffer"), g["lr"], g["momentum"], g["dampening"],
-                    g["weight_decay"], g["nesterov"], first)
-        st["step"] += 1
+    def _update_group(self, g, items):
+        mom = g["momentum"]
+        for (_, first), batch in self._batches(items, lambda st: "momentum_buffer" not in st):
+            if mom != 0 and first:
+                for p, st in batch:
+                    st["momentum_buffer"] = self._zeros(p)
+            _C.sgd_step([p.data for p, _ in batch], [p.grad for p, _ in batch],
+                        [st["momentum_buffer"] for _, st in batch] if mom != 0 else None, g["lr"], mom,
+                        g["dampening"], g["weight_decay"], g["nesterov"], first)
+            for _, st in batch:
+                st["step"] += 1
 
 
 class Adam(Optimizer):
@@ -182,11 +221,14 @@ class Adam(Optimizer):
     def _init_state(self, p, g):
         return {"step": 0, "exp_avg": self._zeros(p), "exp_avg_sq": self._zeros(p)}
 
-    def _update(self, p, g, st):
-        st["step"] += 1
+    def _update_group(self, g, items):
         b1, b2 = g["betas"]
-        _C.adam_step(p.data, p.grad, st["exp_avg"], st["exp_avg_sq"], st["step"], g["lr"], b1, b2, g["eps"],
-                     g["weight_decay"], self._decoupled)
+        for (_, step), batch in self._batches(items, lambda st: st["step"] + 1):
+            _C.adam_step([p.data for p, _ in batch], [p.grad for p, _ in batch], [st["exp_avg"] for _, st in batch],
+                         [st["exp_avg_sq"] for _, st in batch], step, g["lr"], b1, b2, g["eps"], g["weight_decay"],
+                         self._decoupled)
+            for _, st in batch:
+                st["step"] = step
 
 
 class AdamW(Adam):
@@ -217,11 +259,15 @@ class RMSprop(Optimizer):
             st["grad_avg"] = self._zeros(p)
         return st
 
-    def _update(self, p, g, st):
-        st["step"] += 1
-        if g["momentum"] > 0 and "momentum_buffer" not in st:
-            st["momentum_buffer"] = self._zeros(p)
-        if g["centered"] and "grad_avg" not in st:
-            st["grad_avg"] = self._zeros(p)
-        _C.rmsprop_step(p.data, p.grad, st["square_avg"], st.get("momentum_buffer"), st.get("grad_avg"), g["lr"],
-                        g["alpha"], g["eps"], g["weight_decay"], g["momentum"], g["centered"])
+    def _update_group(self, g, items):
+        for p, st in items:
+            st["step"] += 1
+            if g["momentum"] > 0 and "momentum_buffer" not in st:
+                st["momentum_buffer"] = self._zeros(p)
+            if g["centered"] and "grad_avg" not in st:
+                st["grad_avg"] = self._zeros(p)
+        for _, batch in self._batches(items, lambda st: None):
+            _C.rmsprop_step([p.data for p, _ in batch], [p.grad for p, _ in batch],
+                            [st["square_avg"] for _, st in batch], [st.get("momentum_buffer") for _, st in batch],
+                            [st.get("grad_avg") for _, st in batch], g["lr"], g["alpha"], g["eps"],
+                            g["weight_decay"], g["momentum"], g["centered"])
