@@ -329,3 +329,79 @@ include "_gemm.pxi"
 include "_capi.pxi"
 include "_conv.pxi"
 include "_seq.pxi"
+
+# ---------------------------------------------------------------- memory cache
+# NumPy's data allocations go through a handler; this one keeps large freed
+# blocks for reuse (cpu/memcache.h) and passes small requests to the handler
+# that was active before.  NumPy's handler is per context (a contextvar):
+# installed at import, it serves the arrays the importing thread allocates.
+
+from cpython.pycapsule cimport PyCapsule_New, PyCapsule_GetPointer
+from libc.string cimport strncpy
+
+cdef extern from "cpu/memcache.h" nogil:
+    ctypedef struct fnn_memcache_next:
+        void *ctx
+        void *(*malloc)(void *ctx, size_t size)
+        void *(*calloc)(void *ctx, size_t nelem, size_t elsize)
+        void *(*realloc)(void *ctx, void *ptr, size_t new_size)
+        void (*free)(void *ctx, void *ptr, size_t size)
+    void fnn_memcache_init(const fnn_memcache_next *next)
+    void *fnn_memcache_malloc(void *ctx, size_t size)
+    void *fnn_memcache_calloc(void *ctx, size_t nelem, size_t elsize)
+    void *fnn_memcache_realloc(void *ctx, void *ptr, size_t new_size)
+    void fnn_memcache_free(void *ctx, void *ptr, size_t size)
+    void fnn_memcache_set_limit(size_t bytes)
+    size_t fnn_memcache_release()
+    void fnn_memcache_stats(size_t *out)
+
+cdef extern from "numpy/arrayobject.h":
+    ctypedef struct PyDataMemAllocator:
+        void *ctx
+        void *(*malloc)(void *ctx, size_t size)
+        void *(*calloc)(void *ctx, size_t nelem, size_t elsize)
+        void *(*realloc)(void *ctx, void *ptr, size_t new_size)
+        void (*free)(void *ctx, void *ptr, size_t size)
+    ctypedef struct PyDataMem_Handler:
+        char name[127]
+        unsigned char version
+        PyDataMemAllocator allocator
+    object PyDataMem_SetHandler(object handler)
+    object PyDataMem_GetHandler()
+
+cdef PyDataMem_Handler _cache_handler
+cdef object _previous_handler = None  # kept alive: small requests and old arrays use it
+
+def memory_cache_install(size_t limit):
+    """Keep up to `limit` bytes of freed large NumPy blocks (0: keep none);
+    the first call installs the handler in the calling context."""
+    global _previous_handler
+    cdef PyDataMem_Handler *prev
+    cdef fnn_memcache_next nxt
+    if _previous_handler is None:
+        _previous_handler = PyDataMem_GetHandler()
+        prev = <PyDataMem_Handler *>PyCapsule_GetPointer(_previous_handler, "mem_handler")
+        nxt.ctx = prev.allocator.ctx
+        nxt.malloc = prev.allocator.malloc
+        nxt.calloc = prev.allocator.calloc
+        nxt.realloc = prev.allocator.realloc
+        nxt.free = prev.allocator.free
+        fnn_memcache_init(&nxt)
+        strncpy(_cache_handler.name, b"fastnn_memory_cache", 126)
+        _cache_handler.version = 1
+        _cache_handler.allocator.ctx = NULL
+        _cache_handler.allocator.malloc = fnn_memcache_malloc
+        _cache_handler.allocator.calloc = fnn_memcache_calloc
+        _cache_handler.allocator.realloc = fnn_memcache_realloc
+        _cache_handler.allocator.free = fnn_memcache_free
+        PyDataMem_SetHandler(PyCapsule_New(&_cache_handler, "mem_handler", NULL))
+    fnn_memcache_set_limit(limit)
+
+def memory_cache_release():
+    """Free every kept block; returns the bytes freed."""
+    return fnn_memcache_release()
+
+def memory_cache_stats():
+    cdef size_t out[4]
+    fnn_memcache_stats(out)
+    return {"bytes": out[0], "limit": out[1], "hits": out[2], "misses": out[3]}

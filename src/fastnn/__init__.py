@@ -31,7 +31,26 @@ def _pick_isa_at_import():
 
 _pick_isa_at_import()
 
-from ._config import config, show_config, get_num_threads, set_num_threads, set_isa, get_isa, get_include  # noqa: E402
+
+def _install_memory_cache():
+    """Freed NumPy blocks of 128 KB and up are kept for reuse, up to
+    FASTNN_MEMORY_CACHE_MB (default 512; 0 turns the cache off): a training
+    step's large temporaries then come back without page faults."""
+    raw = _os.environ.get("FASTNN_MEMORY_CACHE_MB", "").strip()
+    try:
+        mb = 512 if not raw else int(raw)
+    except ValueError:
+        raise ImportError(f"FASTNN_MEMORY_CACHE_MB={raw!r} is not a whole number of MiB") from None
+    if mb < 0:
+        raise ImportError(f"FASTNN_MEMORY_CACHE_MB={raw!r} must be 0 or more")
+    if mb:
+        _C.memory_cache_install(mb << 20)
+
+
+_install_memory_cache()
+
+from ._config import (config, show_config, get_num_threads, set_num_threads, set_isa, get_isa, get_include,  # noqa: E402
+                      empty_cache)
 from . import ops  # noqa: E402
 from ._random import manual_seed  # noqa: E402
 from .io import save, load  # noqa: E402
@@ -41,6 +60,6 @@ from ._tensor_ops import cat, stack  # noqa: E402
 from . import nn, optim, data, datasets, distributed  # noqa: E402
 
 __all__ = ["__version__", "config", "show_config", "get_num_threads", "set_num_threads",
-           "set_isa", "get_isa", "get_include", "ops", "manual_seed", "save", "load",
+           "set_isa", "get_isa", "get_include", "empty_cache", "ops", "manual_seed", "save", "load",
            "nn", "optim", "data", "datasets", "autograd", "Tensor", "tensor", "as_tensor", "no_grad",
            "enable_grad", "set_grad_enabled", "is_grad_enabled", "cat", "stack", "distributed"]

@@ -48,7 +48,16 @@ def config():
         "omp_wait": _omp_wait(),
         "compiler": _C.compiler(),
         "kernels": _C.kernel_names(),
+        # freed large NumPy blocks kept for reuse: bytes kept, the limit
+        # (FASTNN_MEMORY_CACHE_MB), requests served from it, and misses
+        "memory_cache": _C.memory_cache_stats(),
     }
+
+
+def empty_cache():
+    """Return every block the memory cache keeps to the system (as
+    torch.cuda.empty_cache); returns the bytes freed."""
+    return _C.memory_cache_release()
 
 
 def _omp_wait():
@@ -64,4 +73,6 @@ def show_config():
     print(f"  num_threads:   {c['num_threads']}")
     print(f"  openmp:        {c['openmp'] or 'no'} (wait policy: {c['omp_wait']})")
     print(f"  compiler:      {c['compiler']}")
+    mc = c["memory_cache"]
+    print(f"  memory cache:  {mc['bytes'] >> 20} of {mc['limit'] >> 20} MiB kept ({mc['hits']} reuses)")
     print(f"  kernels:       {len(c['kernels'])} for {c['isa']}")
