@@ -21,15 +21,15 @@ KINDS = {"RNN_TANH": ("RNN", {}), "RNN_RELU": ("RNN", {"nonlinearity": "relu"}),
 SEQ, BATCH, IN, HID = 4, 2, 3, 4
 
 
-def _pair(kind, num_layers, bidirectional, batch_first, dropout=0.0):
+def _pair(kind, num_layers, bidirectional, batch_first, bias=True):
     """torch's module (float64, seeded) and ours with its state dict loaded."""
     torch = pytest.importorskip("torch")
     name, kw = KINDS[kind]
     torch.manual_seed(0)
     theirs = getattr(torch.nn, name)(IN, HID, num_layers=num_layers, bidirectional=bidirectional,
-                                     batch_first=batch_first, dropout=dropout, **kw).double()
+                                     batch_first=batch_first, bias=bias, **kw).double()
     ours = getattr(nn, name)(IN, HID, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
-                             dropout=dropout, **kw).double()
+                             bias=bias, **kw).double()
     ours.load_state_dict(torch_state(theirs))
     return torch, ours, theirs
 
@@ -46,7 +46,16 @@ def _flat(out, lstm):
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("with_state", [False, True])
 def test_recurrent_matches_torch(kind, bidirectional, num_layers, batch_first, with_state):
-    torch, ours, theirs = _pair(kind, num_layers, bidirectional, batch_first)
+    _check_against_torch(kind, bidirectional, num_layers, batch_first, with_state)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_recurrent_without_bias_matches_torch(kind):
+    _check_against_torch(kind, True, 2, False, True, bias=False)
+
+
+def _check_against_torch(kind, bidirectional, num_layers, batch_first, with_state, bias=True):
+    torch, ours, theirs = _pair(kind, num_layers, bidirectional, batch_first, bias)
     lstm = kind == "LSTM"
     dirs = 2 if bidirectional else 1
     rng = np.random.default_rng(3)
@@ -61,7 +70,8 @@ def test_recurrent_matches_torch(kind, bidirectional, num_layers, batch_first, w
         out_f = _flat(ours(xf, tuple(st_f) if lstm else st_f[0]), lstm)
     else:
         out_t, out_f = _flat(theirs(xt), lstm), _flat(ours(xf), lstm)
-    assert out_f[0].shape == (BATCH, SEQ, dirs * HID) if batch_first else (SEQ, BATCH, dirs * HID)
+    assert out_f[0].shape == ((BATCH, SEQ, dirs * HID) if batch_first else (SEQ, BATCH, dirs * HID))
+    assert out_f[1].shape == (num_layers * dirs, BATCH, HID)
     ws = [rng.standard_normal(tuple(o.shape)) for o in out_t]
     for a, b, what in zip(out_f, out_t, ("output", "h_n", "c_n")):
         np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=what)
@@ -268,6 +278,9 @@ def test_unsupported_options_raise_naming_them():
         warnings.simplefilter("error")
         nn.LSTM(3, 4, num_layers=2, dropout=0.2)
     assert nn.LSTM(3, 4, device="cpu").weight_ih_l0.shape == (16, 3)
+    assert nn.GRU(3, 4, num_layers=2, dropout=np.float32(0.25)).dropout == 0.25
+    with pytest.raises(ValueError, match="dropout"):
+        nn.GRU(3, 4, num_layers=2, dropout=True)
 
 
 def test_defaults_and_repr_are_torchs():

@@ -10,6 +10,7 @@ gate order (LSTM i, f, g, o; GRU r, z, n) and initialisation
 (U(-1/sqrt(hidden), 1/sqrt(hidden))) are PyTorch's.
 """
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -71,7 +72,7 @@ class _RNNBase(Module):
             raise NotImplementedError(f"{cls}: proj_size={proj_size} (LSTM with projections) is not supported")
         if device is not None and str(device) != "cpu":
             raise NotImplementedError(f"{cls}: device={device!r} is not supported (fastnn runs on the CPU)")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
             raise ValueError(f"{cls}: dropout must be a number in [0, 1], got {dropout!r}")
         if dropout > 0 and self.num_layers == 1:
             # torch warns likewise: dropout acts between layers only
@@ -95,7 +96,7 @@ class _RNNBase(Module):
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
-        if type(self) is RNN:
+        if isinstance(self, RNN):
             s += f", nonlinearity={self.nonlinearity!r}"
         s += f", bias={self.bias}, batch_first={self.batch_first}"
         if self.dropout:
