@@ -1,5 +1,5 @@
 """Plain NumPy reference implementations (float64) of the sequence layers'
-forward and backward: the tanh RNN, LSTM and GRU (one layer, time-major,
+forward and backward: the tanh and relu RNN, LSTM and GRU (one layer, time-major,
 PyTorch's gate order and formulas, backward through time written out step by
 step) and scaled dot-product attention on whole score matrices.  Written
 independently of fastnn's kernels, to check them."""
@@ -21,8 +21,8 @@ def rnn_forward(mode, x, w_ih, w_hh, b_ih, b_hh, h0=None, c0=None):
     for t in range(steps):
         gx = x[t] @ w_ih.T + b_ih
         gh = h @ w_hh.T + b_hh
-        if mode == "RNN":
-            hn = np.tanh(gx + gh)
+        if mode in ("RNN", "RNN_RELU"):
+            hn = np.tanh(gx + gh) if mode == "RNN" else np.maximum(gx + gh, 0)
             cache.append((h, hn))
             h = hn
         elif mode == "LSTM":
@@ -49,7 +49,7 @@ def rnn_backward(grad_y, state_cache, grad_hn=None, grad_cn=None):
     mode, x, w_ih, w_hh, cache = state_cache
     steps, batch, _ = x.shape
     hid = w_hh.shape[1]
-    g_gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[mode]
+    g_gates = {"RNN": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}[mode]
     dx = np.zeros_like(x)
     dw_ih, dw_hh = np.zeros(w_ih.shape), np.zeros(w_hh.shape)
     db_ih, db_hh = np.zeros(g_gates * hid), np.zeros(g_gates * hid)
@@ -57,9 +57,9 @@ def rnn_backward(grad_y, state_cache, grad_hn=None, grad_cn=None):
     dc = np.zeros((batch, hid)) if grad_cn is None else grad_cn.astype(np.float64).copy()
     for t in reversed(range(steps)):
         dh = dh + grad_y[t]
-        if mode == "RNN":
+        if mode in ("RNN", "RNN_RELU"):
             hp, hn = cache[t]
-            dpre = dh * (1 - hn ** 2)
+            dpre = dh * (1 - hn ** 2) if mode == "RNN" else dh * (hn > 0)
             dgx = dgh = dpre
             dh = dpre @ w_hh
         elif mode == "LSTM":

@@ -12,6 +12,9 @@ import seq_reference as ref
 
 COVERED = {
     "rnn_tanh_cell_fwd": "test_rnn_tanh_cell", "rnn_tanh_cell_bwd": "test_rnn_tanh_cell",
+    # through the layer driver, in both directions
+    "rnn_relu_cell_fwd": "test_parity_recurrent.py::test_layer_kernel_matches_numpy_reference",
+    "rnn_relu_cell_bwd": "test_parity_recurrent.py::test_layer_kernel_matches_numpy_reference",
     "lstm_cell_fwd": "test_lstm_cell", "lstm_cell_bwd": "test_lstm_cell",
     "gru_cell_fwd": "test_gru_cell", "gru_cell_bwd": "test_gru_cell",
     "embedding_bwd_row": "test_embedding",

@@ -128,7 +128,7 @@ def test_recurrent_parameter_names_shapes_and_init():
 
 
 def test_recurrent_outputs_and_state_shapes():
-    m = nn.LSTM(3, 4, num_layers=3)
+    m = nn.LSTM(3, 4, num_layers=3, batch_first=True)
     y, (h, c) = m(np.zeros((2, 7, 3), np.float32))
     assert y.shape == (2, 7, 4) and h.shape == (3, 2, 4) and c.shape == (3, 2, 4)
     np.testing.assert_array_equal(h[-1], y[:, -1])
@@ -138,21 +138,21 @@ def test_recurrent_outputs_and_state_shapes():
 
 
 def test_recurrent_bad_input():
-    m = nn.LSTM(3, 4)
+    m = nn.LSTM(3, 4, batch_first=True)
     with pytest.raises(ValueError, match=r"LSTM\(.*3-D"):
-        m(np.zeros((5, 3), np.float32))
+        m(np.zeros((1, 2, 5, 3), np.float32))
     with pytest.raises(ValueError, match=r"LSTM\(.*expected input_size 3"):
         m(np.zeros((2, 5, 4), np.float32))
     with pytest.raises(ValueError, match=r"h_0 has shape \(1, 3, 4\), expected \(1, 2, 4\)"):
         m(np.zeros((2, 5, 3), np.float32), (np.zeros((1, 3, 4), np.float32), np.zeros((1, 2, 4), np.float32)))
     with pytest.raises(TypeError, match=r"tuple \(h_0, c_0\)"):
         m(np.zeros((2, 5, 3), np.float32), np.zeros((1, 2, 4), np.float32))
-    g = nn.GRU(3, 4, num_layers=2)
+    g = nn.GRU(3, 4, num_layers=2, batch_first=True)
     with pytest.raises(ValueError, match=r"GRU\(.*h_0 has shape \(1, 2, 4\), expected \(2, 2, 4\)"):
         g(np.zeros((2, 5, 3), np.float32), np.zeros((1, 2, 4), np.float32))
     with pytest.raises(TypeError, match="dtype"):
         g(np.zeros((2, 5, 3), np.float64))
-    y, _ = nn.RNN(3, 4)(np.zeros((2, 5, 3), np.float32))
+    y, _ = nn.RNN(3, 4, batch_first=True)(np.zeros((2, 5, 3), np.float32))
     with pytest.raises(RuntimeError, match="gradient has shape"):
         y.backward(np.zeros((2, 4, 4), np.float32))
 

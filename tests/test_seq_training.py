@@ -45,7 +45,7 @@ class CharLSTM(nn.Module):
     def __init__(self, vocab, emb=32, hidden=128):
         super().__init__()
         self.embed = nn.Embedding(vocab, emb)
-        self.lstm = nn.LSTM(emb, hidden)
+        self.lstm = nn.LSTM(emb, hidden, batch_first=True)
         self.head = nn.Linear(hidden, vocab)
 
     def forward(self, idx):

@@ -69,7 +69,8 @@ typedef void fnn_optim_step_f64_t(int64_t n, double *param, const double *grad, 
                                   const fnn_optim_hyper *h);
 
 /* Recurrent cells and embedding (rnn/rnn_body.inc): one batch row of n
- * hidden units per call (gate blocks gs apart); see the body for the formulas. */
+ * hidden units per call (gate blocks gs apart); see the body for the formulas.
+ * The relu cell has the tanh cell's signatures (fnn_rnn_tanh_fwd/bwd). */
 typedef void fnn_rnn_tanh_fwd_f32_t(int64_t n, const float *pre, float *h);
 typedef void fnn_rnn_tanh_fwd_f64_t(int64_t n, const double *pre, double *h);
 typedef void fnn_rnn_tanh_bwd_f32_t(int64_t n, const float *dh, const float *h, float *dpre);
@@ -292,6 +293,7 @@ FNN_CONV_SIGS_(double, f64)
 /* Recurrent cells and embedding, in rnn/rnn_body.inc. */
 #define FNN_RNN_KERNELS(K)                                                               \
     K(rnn_tanh_cell_fwd, fnn_rnn_tanh_fwd) K(rnn_tanh_cell_bwd, fnn_rnn_tanh_bwd)          \
+    K(rnn_relu_cell_fwd, fnn_rnn_tanh_fwd) K(rnn_relu_cell_bwd, fnn_rnn_tanh_bwd)          \
     K(lstm_cell_fwd, fnn_lstm_fwd) K(lstm_cell_bwd, fnn_lstm_bwd)                        \
     K(gru_cell_fwd, fnn_gru_fwd) K(gru_cell_bwd, fnn_gru_bwd) K(embedding_bwd_row, fnn_row_acc)
 /* Attention, in attn/attn_body.inc. */

@@ -6,10 +6,12 @@
  * hidden state; the weight, bias and input gradients are then one GEMM (or
  * one column sum) each over the whole sequence.
  *
- * Modes: FNN_RNN_MODE_TANH (1 gate block), FNN_RNN_MODE_LSTM (4: i f g o),
- * FNN_RNN_MODE_GRU (3: r z n).  All results are bit-identical at any thread
- * count: the GEMM is, the cell kernels work per row, and the column sums of
- * the bias gradients add rows in order. */
+ * Modes: FNN_RNN_MODE_TANH and FNN_RNN_MODE_RELU (1 gate block),
+ * FNN_RNN_MODE_LSTM (4: i f g o), FNN_RNN_MODE_GRU (3: r z n); with
+ * FNN_RNN_REVERSE the recurrence runs from the last step to the first.  All
+ * results are bit-identical at any thread count: the GEMM is, the cell
+ * kernels work per row, and the column sums of the bias gradients add rows
+ * in order. */
 #include "cpu/kernels.h"
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
@@ -23,7 +25,7 @@ static inline int omp_get_num_threads(void) { return 1; }
 #endif
 
 static int fnn_rnn_seq_check(int mode, int64_t t, int64_t b, int64_t in, int64_t h) {
-    if (mode < FNN_RNN_MODE_TANH || mode > FNN_RNN_MODE_GRU) return FNN_EINVAL;
+    if (mode < FNN_RNN_MODE_TANH || mode > FNN_RNN_MODE_RELU) return FNN_EINVAL;
     if (t < 0 || b < 0 || in < 0 || h < 0) return FNN_EINVAL;
     if (h > (1 << 24) || in > (1 << 24)) return FNN_EOVERFLOW;
     if (b > 0 && t > INT64_MAX / b / (4 * h + in + 1)) return FNN_EOVERFLOW;
@@ -31,6 +33,8 @@ static int fnn_rnn_seq_check(int mode, int64_t t, int64_t b, int64_t in, int64_t
 }
 
 static int fnn_rnn_gates(int mode) { return mode == FNN_RNN_MODE_LSTM ? 4 : mode == FNN_RNN_MODE_GRU ? 3 : 1; }
+/* tanh and relu: one gate block, an elementwise cell on it, nothing saved but y */
+static int fnn_rnn_elementwise(int mode) { return mode == FNN_RNN_MODE_TANH || mode == FNN_RNN_MODE_RELU; }
 
 /* Hidden units per chunk of the recurrence (see rnn_seq_driver.inc): a
  * multiple of every ISA's NR, so chunks start on packed-panel boundaries. */

@@ -302,18 +302,29 @@ cdef extern from "fastnn/fastnn.h" nogil:
                                    double *gwih, double *gwhh, double *gbih, double *gbhh, double *gh0,
                                    double *gc0)
 
-RNN_MODES = {"RNN_TANH": 0, "LSTM": 1, "GRU": 2}
-_RNN_GATES = (1, 4, 3)
+RNN_MODES = {"RNN_TANH": 0, "LSTM": 1, "GRU": 2, "RNN_RELU": 3}
+# or'ed into a mode: the recurrence runs from the last step to the first
+RNN_REVERSE = 16
+_RNN_GATES = (1, 4, 3, 1)
+
+
+def _rnn_cell(int mode, str w):
+    """The cell of a mode (the reverse flag stripped), checked."""
+    cdef int cell = mode & ~RNN_REVERSE
+    if cell < 0 or cell > 3:
+        raise ValueError(f"{w}: unknown mode {mode}")
+    return cell
 
 
 def rnn_layer_forward(int mode, x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, cells, gates):
     """x (steps, batch, in) time-major; y (steps, batch, hid); see fastnn.h."""
     cdef str w = "rnn_layer_forward"
     dt = _float_dtype(x, w)
-    if x.ndim != 3 or w_hh.ndim != 2 or mode < 0 or mode > 2:
+    cdef int cell = _rnn_cell(mode, w)
+    if x.ndim != 3 or w_hh.ndim != 2:
         raise ValueError(f"{w}: bad arguments")
     cdef int64_t steps = x.shape[0], batch = x.shape[1], inp = x.shape[2], hid = w_hh.shape[1]
-    cdef int64_t g = _RNN_GATES[mode]
+    cdef int64_t g = _RNN_GATES[cell]
     cdef void *px = _arr(x, dt, steps * batch * inp, w, "x")
     cdef void *pwi = _arr(w_ih, dt, g * hid * inp, w, "weight_ih")
     cdef void *pwh = _arr(w_hh, dt, g * hid * hid, w, "weight_hh")
@@ -322,8 +333,8 @@ def rnn_layer_forward(int mode, x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, cells, gat
     cdef void *ph0 = _arr(h0, dt, batch * hid, w, "h0", False, True)
     cdef void *pc0 = _arr(c0, dt, batch * hid, w, "c0", False, True)
     cdef void *py = _arr(y, dt, steps * batch * hid, w, "y", True)
-    cdef void *pc = _arr(cells, dt, steps * batch * hid, w, "cells", True, mode != 1)
-    cdef void *pg = _arr(gates, dt, steps * batch * 4 * hid, w, "gates", True, mode == 0)
+    cdef void *pc = _arr(cells, dt, steps * batch * hid, w, "cells", True, cell != 1)
+    cdef void *pg = _arr(gates, dt, steps * batch * 4 * hid, w, "gates", True, g == 1)
     cdef int rc
     cdef bint f32 = dt == np.float32
     with nogil:
@@ -344,18 +355,19 @@ def rnn_layer_backward(int mode, x, w_ih, w_hh, h0, c0, y, cells, gates, grad_y,
                        grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, grad_h0, grad_c0):
     cdef str w = "rnn_layer_backward"
     dt = _float_dtype(x, w)
-    if x.ndim != 3 or w_hh.ndim != 2 or mode < 0 or mode > 2:
+    cdef int cell = _rnn_cell(mode, w)
+    if x.ndim != 3 or w_hh.ndim != 2:
         raise ValueError(f"{w}: bad arguments")
     cdef int64_t steps = x.shape[0], batch = x.shape[1], inp = x.shape[2], hid = w_hh.shape[1]
-    cdef int64_t g = _RNN_GATES[mode]
+    cdef int64_t g = _RNN_GATES[cell]
     cdef void *px = _arr(x, dt, steps * batch * inp, w, "x")
     cdef void *pwi = _arr(w_ih, dt, g * hid * inp, w, "weight_ih")
     cdef void *pwh = _arr(w_hh, dt, g * hid * hid, w, "weight_hh")
     cdef void *ph0 = _arr(h0, dt, batch * hid, w, "h0", False, True)
     cdef void *pc0 = _arr(c0, dt, batch * hid, w, "c0", False, True)
     cdef void *py = _arr(y, dt, steps * batch * hid, w, "y")
-    cdef void *pc = _arr(cells, dt, steps * batch * hid, w, "cells", False, mode != 1)
-    cdef void *pg = _arr(gates, dt, steps * batch * 4 * hid, w, "gates", False, mode == 0)
+    cdef void *pc = _arr(cells, dt, steps * batch * hid, w, "cells", False, cell != 1)
+    cdef void *pg = _arr(gates, dt, steps * batch * 4 * hid, w, "gates", False, g == 1)
     cdef void *pgy = _arr(grad_y, dt, steps * batch * hid, w, "grad_y", False, True)
     cdef void *pghn = _arr(grad_hn, dt, batch * hid, w, "grad_hn", False, True)
     cdef void *pgcn = _arr(grad_cn, dt, batch * hid, w, "grad_cn", False, True)
@@ -365,7 +377,7 @@ def rnn_layer_backward(int mode, x, w_ih, w_hh, h0, c0, y, cells, gates, grad_y,
     cdef void *pgbi = _arr(grad_b_ih, dt, g * hid, w, "grad_bias_ih", True, True)
     cdef void *pgbh = _arr(grad_b_hh, dt, g * hid, w, "grad_bias_hh", True, True)
     cdef void *pgh0 = _arr(grad_h0, dt, batch * hid, w, "grad_h0", True)
-    cdef void *pgc0 = _arr(grad_c0, dt, batch * hid, w, "grad_c0", True, mode != 1)
+    cdef void *pgc0 = _arr(grad_c0, dt, batch * hid, w, "grad_c0", True, cell != 1)
     cdef int rc
     cdef bint f32 = dt == np.float32
     with nogil:

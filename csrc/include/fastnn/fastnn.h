@@ -277,14 +277,20 @@ int fnn_embedding_backward_f64(int64_t n, int64_t num, int64_t dim, const int64_
 /* ---- recurrent layers over a sequence (one layer, one direction) ------ */
 /* Time-major: x (steps, batch, in), y (steps, batch, hid) = h_t.  Weights
  * as PyTorch's: w_ih (G hid, in), w_hh (G hid, hid), b_ih and b_hh (G hid,
- * may be NULL), G = 1 (tanh), 4 (LSTM: i f g o) or 3 (GRU: r z n).  h0, c0
- * (batch, hid) may be NULL (zeros).  Saved for the backward: LSTM cells
- * (steps, batch, hid) = c_t and gates (steps, batch, 4 hid) = activated
- * gates; GRU gates (steps, batch, 4 hid) = r, z, n, W_hn h + b_hn; tanh
- * saves nothing but y (cells and gates may be NULL). */
+ * may be NULL), G = 1 (tanh, relu), 4 (LSTM: i f g o) or 3 (GRU: r z n).
+ * h0, c0 (batch, hid) may be NULL (zeros).  Saved for the backward: LSTM
+ * cells (steps, batch, hid) = c_t and gates (steps, batch, 4 hid) =
+ * activated gates; GRU gates (steps, batch, 4 hid) = r, z, n, W_hn h + b_hn;
+ * tanh and relu save nothing but y (cells and gates may be NULL).
+ * FNN_RNN_REVERSE or'ed into mode runs the recurrence from the last step to
+ * the first (the reverse direction of a bidirectional layer): h0 feeds step
+ * steps-1 and y, cells and gates stay indexed by time, so y[0] is the final
+ * state. */
 #define FNN_RNN_MODE_TANH 0
 #define FNN_RNN_MODE_LSTM 1
 #define FNN_RNN_MODE_GRU 2
+#define FNN_RNN_MODE_RELU 3
+#define FNN_RNN_REVERSE 16
 int fnn_rnn_layer_forward_f32(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const float *x,
                               const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
                               const float *h0, const float *c0, float *y, float *cells, float *gates);

@@ -929,8 +929,12 @@ def merge_heads(x):
 
 # ---------------------------------------------------------------- recurrent layers
 
+# the cells of rnn_layer: 0 tanh RNN, 1 LSTM, 2 GRU, 3 relu RNN
+RNN_MODES = _C.RNN_MODES
+
+
 class RNNLayerBackward(Node):
-    __slots__ = ("mode", "x", "w_ih", "w_hh", "h0", "c0", "y", "cells", "gates", "params", "need_x", "need_h0",
+    __slots__ = ("mode", "reverse", "x", "w_ih", "w_hh", "h0", "c0", "y", "cells", "gates", "params", "need_x", "need_h0",
                  "need_c0")
     name = "RNNLayerBackward"
 
@@ -959,7 +963,7 @@ class RNNLayerBackward(Node):
         gh0 = np.empty((n, hid), dtype)
         gc0 = np.empty((n, hid), dtype) if self.mode == 1 else None
         if steps:
-            _C.rnn_layer_backward(self.mode, x, self.w_ih, self.w_hh, self.h0, self.c0, y, self.cells, self.gates,
+            _C.rnn_layer_backward(self.mode | (_C.RNN_REVERSE if self.reverse else 0), x, self.w_ih, self.w_hh, self.h0, self.c0, y, self.cells, self.gates,
                                   gy, ghn, gcn, gx, gwi, gwh, targets[2], targets[3], gh0, gc0)
         else:
             gx.fill(0)
@@ -981,11 +985,15 @@ class RNNLayerBackward(Node):
         self.x = self.y = self.cells = self.gates = self.h0 = self.c0 = self.w_ih = self.w_hh = None
 
 
-def rnn_layer(mode, input, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None):
+def rnn_layer(mode, input, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None, reverse=False):
     """One recurrent layer over a time-major sequence (steps, batch, in), one
-    node: mode 0 tanh RNN, 1 LSTM, 2 GRU (PyTorch's gate orders).
+    node: mode 0 tanh RNN, 1 LSTM, 2 GRU, 3 relu RNN (PyTorch's gate orders).
+    reverse runs it from the last step to the first (a bidirectional layer's
+    reverse direction): y stays in time order and h_n is then y[0].
     Returns (y (steps, batch, hid), h_n, c_n (LSTM; else None))."""
-    name = ("rnn", "lstm", "gru")[mode]
+    if mode not in RNN_MODES.values():
+        raise ValueError(f"rnn_layer: unknown mode {mode!r}; expected one of {sorted(RNN_MODES.values())}")
+    name = ("rnn", "lstm", "gru", "rnn")[mode]
     wi, wh = _w(w_ih), _w(w_hh)
     x = _in(input, name, "input", wi.dtype)
     bi, bh = _w(b_ih), _w(b_hh)
@@ -995,18 +1003,20 @@ def rnn_layer(mode, input, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None):
     hid = wh.shape[1]
     y = np.empty((steps, n, hid), x.dtype)
     cells = np.empty((steps, n, hid), x.dtype) if mode == 1 else None
-    gates = np.empty((steps, n, 4 * hid), x.dtype) if mode != 0 else None
+    gates = np.empty((steps, n, 4 * hid), x.dtype) if mode in (1, 2) else None
+    reverse = bool(reverse)
     if steps:
-        _C.rnn_layer_forward(mode, x, wi, wh, bi, bh, h0a, c0a, y, cells, gates)
-        h_n = y[-1].copy()
-        c_n = cells[-1].copy() if mode == 1 else None
+        _C.rnn_layer_forward(mode | (_C.RNN_REVERSE if reverse else 0), x, wi, wh, bi, bh, h0a, c0a, y, cells, gates)
+        last = 0 if reverse else -1
+        h_n = y[last].copy()
+        c_n = cells[last].copy() if mode == 1 else None
     else:
         h_n = h0a.copy() if h0a is not None else np.zeros((n, hid), x.dtype)
         c_n = (c0a.copy() if c0a is not None else np.zeros((n, hid), x.dtype)) if mode == 1 else None
     if not needs_grad(input, w_ih, w_hh, b_ih, b_hh, h0, c0):
         return wrap(y), wrap(h_n), (wrap(c_n) if c_n is not None else None)
     node = RNNLayerBackward()
-    node.mode, node.x, node.w_ih, node.w_hh, node.h0, node.c0 = mode, x, wi, wh, h0a, c0a
+    node.mode, node.reverse, node.x, node.w_ih, node.w_hh, node.h0, node.c0 = mode, reverse, x, wi, wh, h0a, c0a
     node.y, node.cells, node.gates = y, cells, gates
     node.params = (_t(w_ih), _t(w_hh), _t(b_ih), _t(b_hh))
     node.need_x, node.need_h0, node.need_c0 = _rg(input), _rg(h0), _rg(c0)
