@@ -682,7 +682,8 @@ def scaled_dot_product_attention(q, k, v, *, causal=False, scale=None, attn_mask
     shape (Sq, Sk), (B*H, Sq, Sk) or broadcastable to (B, H, Sq, Sk);
     key_padding_mask (B, Sk): additive float, or boolean with True = hidden.
     Computed block by block with an online softmax, the masks read tile by
-    tile: memory grows with the sequence length, never with its square.  A
+    tile (a float mask of q's dtype in place, others converted once): memory
+    grows with the sequence length, never with its square.  A
     query whose keys are all hidden gets zeros (as torch's fused kernels)."""
     return attention_forward_lse(q, k, v, causal=causal, scale=scale, attn_mask=attn_mask,
                                  key_padding_mask=key_padding_mask)[0]

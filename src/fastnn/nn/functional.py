@@ -898,14 +898,17 @@ def explicit_attention(query, key, value, mask, key_mask, causal, scale, dropout
     sk = k.shape[2]
     sc = ops._attn_scale(scale, d, name)
     qt, kt, vt = (x if isinstance(x, Tensor) else wrap(_in(x, name)) for x in (query, key, value))
-    add = np.zeros((sq, sk), q.dtype)
-    if causal:
-        add[np.triu(np.ones((sq, sk), bool), 1)] = -np.inf
-    if mask is not None:
-        add = add + (mask if mask.ndim == 2 else mask.reshape(b, h, sq, sk))
-    if key_mask is not None:
-        add = add + key_mask[:, None, None, :]
-    p = softmax((qt @ kt.transpose(0, 1, 3, 2)) * float(sc) + add.astype(q.dtype), -1)
+    s = (qt @ kt.transpose(0, 1, 3, 2)) * float(sc)
+    if causal or mask is not None or key_mask is not None:
+        add = np.zeros((sq, sk), q.dtype)
+        if causal:
+            add[np.triu(np.ones((sq, sk), bool), 1)] = -np.inf
+        if mask is not None:
+            add = add + (mask if mask.ndim == 2 else mask.reshape(b, h, sq, sk))
+        if key_mask is not None:
+            add = add + key_mask[:, None, None, :]
+        s = s + add
+    p = softmax(s, -1)
     if dropout_p:
         p = dropout(p, dropout_p, True)
     return p @ vt, p
