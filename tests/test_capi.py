@@ -127,7 +127,7 @@ SCALARS = {
     "mode": 0, "causal": 1, "scale": 0.5, "padding_idx": -1,
 }
 SIZE_NAMES = {"m", "n", "k", "rows", "cols", "c", "s", "batch", "num", "dim", "steps", "n_in", "hid", "bh", "sq", "sk",
-              "d"}
+              "d", "heads"}
 # Pointers that may be NULL in the valid call above (documented in fastnn.h).
 NULLABLE = {"batch_norm_forward": {"weight", "bias"}, "batch_norm_backward": {"weight"}, "linear": {"bias"},
             "conv2d_forward": {"bias"}, "conv2d_backward_weight": {"grad_weight", "grad_bias"},
@@ -136,7 +136,8 @@ NULLABLE = {"batch_norm_forward": {"weight", "bias"}, "batch_norm_backward": {"w
             # mode 0 (tanh RNN) in the valid call: no cells or gates
             "rnn_layer_forward": {"b_ih", "b_hh", "h0", "c0", "cells", "gates"},
             "rnn_layer_backward": {"h0", "c0", "cells", "gates", "grad_y", "grad_hn", "grad_cn", "grad_b_ih",
-                                   "grad_b_hh", "grad_c0"}}
+                                   "grad_b_hh", "grad_c0"},
+            "attention_masked_forward": {"mask", "key_mask"}, "attention_masked_backward": {"mask", "key_mask"}}
 # Convolution and pooling entries take a geometry instead: the scalar
 # arguments of their valid call (names as in fastnn.h), from which every
 # array gets its exact size.

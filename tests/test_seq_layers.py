@@ -194,27 +194,27 @@ def test_embedding_bad_input():
 @pytest.mark.parametrize("causal", [False, True])
 def test_multihead_self_attention_gradients(causal):
     fastnn.manual_seed(3)
-    m = nn.MultiheadAttention(8, 2).double()
+    m = nn.MultiheadAttention(8, 2, batch_first=True).double()
     for p in m.parameters():  # non-zero biases so their gradients are exercised
         p.data += np.random.default_rng(0).standard_normal(p.shape) * 0.1
     x = np.random.default_rng(1).standard_normal((2, 5, 8))
-    _fd_check(m, lambda mod, xx: mod(xx, causal=causal), [x])
+    _fd_check(m, lambda mod, xx: mod(xx, xx, xx, need_weights=False, is_causal=causal)[0], [x])
 
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_multihead_cross_attention_gradients(causal):
     fastnn.manual_seed(4)
-    m = nn.MultiheadAttention(6, 3).double()
+    m = nn.MultiheadAttention(6, 3, batch_first=True).double()
     rng = np.random.default_rng(2)
     q, k, v = rng.standard_normal((2, 4, 6)), rng.standard_normal((2, 7, 6)), rng.standard_normal((2, 7, 6))
-    _fd_check(m, lambda mod, a, b, c: mod(a, b, c, causal=causal), [q, k, v])
+    _fd_check(m, lambda mod, a, b, c: mod(a, b, c, need_weights=False, is_causal=causal)[0], [q, k, v])
 
 
 def test_multihead_attention_matches_reference():
     fastnn.manual_seed(5)
-    m = nn.MultiheadAttention(16, 4)
+    m = nn.MultiheadAttention(16, 4, batch_first=True)
     x = np.random.default_rng(3).standard_normal((3, 11, 16)).astype(np.float32)
-    y = m(x, causal=True)
+    y = m(x, x, x, need_weights=False, is_causal=True)[0]
     w, b = m.in_proj_weight.data.astype(np.float64), m.in_proj_bias.data.astype(np.float64)
     qkv = x.astype(np.float64) @ w.T + b
     q, k, v = (qkv[..., i * 16:(i + 1) * 16].reshape(3, 11, 4, 4).transpose(0, 2, 1, 3) for i in range(3))
@@ -227,15 +227,16 @@ def test_multihead_attention_matches_reference():
 @pytest.mark.parametrize("causal", [False, True])
 def test_transformer_encoder_layer_gradients(causal):
     fastnn.manual_seed(6)
-    m = nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, dropout=0.0).double()
+    m = nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, dropout=0.0, activation="gelu", norm_first=True,
+                                   batch_first=True).double()
     for p in m.parameters():
         p.data += np.random.default_rng(7).standard_normal(p.shape) * 0.1
     x = np.random.default_rng(8).standard_normal((2, 4, 8))
-    _fd_check(m, lambda mod, xx: mod(xx, causal=causal), [x], rtol=1e-5, atol=1e-7)
+    _fd_check(m, lambda mod, xx: mod(xx, is_causal=causal), [x], rtol=1e-5, atol=1e-7)
 
 
 def test_transformer_names_and_dropout():
-    m = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
+    m = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, batch_first=True)
     names = list(m.state_dict())
     for n in ["self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight",
               "self_attn.out_proj.bias", "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
@@ -253,15 +254,16 @@ def test_transformer_names_and_dropout():
 
 def test_transformer_default_causal_in_sequential():
     fastnn.manual_seed(0)
-    a = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, causal=True)
+    a = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, activation="gelu", norm_first=True, batch_first=True,
+                                   causal=True)
     x = np.random.default_rng(0).standard_normal((1, 6, 8)).astype(np.float32)
     y = nn.Sequential(a)(x).numpy().copy()
-    np.testing.assert_array_equal(y, a(x, causal=True))
+    np.testing.assert_array_equal(y, a(x, is_causal=True))
     # causal: the first position does not see the others
     x2 = x.copy()
     x2[0, 3:] += 1
     np.testing.assert_array_equal(a(x2)[0, :3], y[0, :3])
-    assert not np.array_equal(a(x2, causal=False).numpy()[0, :3], a(x, causal=False).numpy()[0, :3])
+    assert not np.array_equal(a(x2, is_causal=False).numpy()[0, :3], a(x, is_causal=False).numpy()[0, :3])
 
 
 def test_positional_embeddings():
@@ -285,13 +287,13 @@ def test_attention_layers_bad_input():
         nn.MultiheadAttention(10, 3)
     with pytest.raises(ValueError, match="not divisible"):
         nn.TransformerEncoderLayer(10, 4)
-    m = nn.MultiheadAttention(8, 2)
+    m = nn.MultiheadAttention(8, 2, batch_first=True)
     with pytest.raises(ValueError, match=r"MultiheadAttention\(.*3-D"):
-        m(np.zeros((5, 8), np.float32))
+        m(np.zeros((1, 5, 8, 1), np.float32))
     with pytest.raises(ValueError, match="embedding size 6"):
         m(np.zeros((1, 5, 6), np.float32))
     with pytest.raises(ValueError, match="do not agree"):
         m(np.zeros((1, 5, 8), np.float32), np.zeros((1, 4, 8), np.float32), np.zeros((1, 3, 8), np.float32))
     t = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
     with pytest.raises(ValueError, match=r"TransformerEncoderLayer\(.*3-D"):
-        t(np.zeros((5, 8), np.float32))
+        t(np.zeros((1, 5, 8, 1), np.float32))

@@ -58,14 +58,15 @@ class CharTransformer(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(vocab, d)
         self.pos = nn.LearnedPositionalEmbedding(max_len, d)
-        self.blocks = nn.Sequential(*[nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0) for _ in range(layers)])
+        self.blocks = nn.Sequential(*[nn.TransformerEncoderLayer(d, heads, ff, dropout=0.0, activation="gelu",
+                                                                norm_first=True, batch_first=True) for _ in range(layers)])
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, vocab)
 
     def forward(self, idx):
         x = self.pos(self.embed(idx) * np.float32(8.0))
         for b in self.blocks:
-            x = b(x, causal=True)
+            x = b(x, is_causal=True)
         return self.head(self.norm(x))
 
 

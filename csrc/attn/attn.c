@@ -26,6 +26,17 @@ static int fnn_attn_check(int64_t bh, int64_t sq, int64_t sk, int64_t d) {
     return FNN_OK;
 }
 
+/* The masks of the masked entries: mask (sq x sk) per head at stride
+ * stride_mask (0: one mask for every head), key_mask (sk) per group of
+ * `heads` consecutive heads (one batch element). */
+static int fnn_attn_mask_check(int64_t bh, int64_t sq, int64_t sk, int64_t d, int64_t stride_mask, int64_t heads) {
+    int rc = fnn_attn_check(bh, sq, sk, d);
+    if (rc) return rc;
+    if (heads < 1 || bh % heads || stride_mask < 0 || (stride_mask > 0 && stride_mask < sq * sk)) return FNN_EINVAL;
+    if ((sq > 0 && sk > INT64_MAX / sq) || (bh > 0 && stride_mask > INT64_MAX / bh)) return FNN_EOVERFLOW;
+    return FNN_OK;
+}
+
 #define T float
 #define DT f32
 #include "attn/attn_driver.inc"

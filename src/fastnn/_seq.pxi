@@ -32,18 +32,24 @@ cdef extern from "fastnn/fastnn.h" nogil:
                                    int64_t padding_idx, float *gw)
     int fnn_embedding_backward_f64(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const double *g,
                                    int64_t padding_idx, double *gw)
-    int fnn_attention_forward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
-                                  const float *v, double scale, int causal, float *o, float *lse)
-    int fnn_attention_forward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
-                                  const double *k, const double *v, double scale, int causal, double *o,
-                                  double *lse)
-    int fnn_attention_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q,
-                                   const float *k, const float *v, const float *o, const float *go,
-                                   const float *lse, double scale, int causal, float *dq, float *dk, float *dv)
-    int fnn_attention_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
-                                   const double *k, const double *v, const double *o, const double *go,
-                                   const double *lse, double scale, int causal, double *dq, double *dk,
-                                   double *dv)
+    int fnn_attention_masked_forward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q,
+                                         const float *k, const float *v, const float *mask, int64_t stride_mask,
+                                         const float *key_mask, int64_t heads, double scale, int causal, float *o,
+                                         float *lse)
+    int fnn_attention_masked_forward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
+                                         const double *k, const double *v, const double *mask,
+                                         int64_t stride_mask, const double *key_mask, int64_t heads, double scale,
+                                         int causal, double *o, double *lse)
+    int fnn_attention_masked_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q,
+                                          const float *k, const float *v, const float *mask, int64_t stride_mask,
+                                          const float *key_mask, int64_t heads, const float *o, const float *go,
+                                          const float *lse, double scale, int causal, float *dq, float *dk,
+                                          float *dv)
+    int fnn_attention_masked_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
+                                          const double *k, const double *v, const double *mask,
+                                          int64_t stride_mask, const double *key_mask, int64_t heads,
+                                          const double *o, const double *go, const double *lse, double scale,
+                                          int causal, double *dq, double *dk, double *dv)
 
 
 cdef int64_t _last(object a, str what, str name) except -1:
@@ -224,8 +230,23 @@ def embedding_backward(idx, grad_out, int64_t padding_idx, grad_weight):
 
 # ---------------------------------------------------------------- attention
 
-def attention_forward(q, k, v, double scale, bint causal, o, lse):
-    """q, o (bh, sq, d); k, v (bh, sk, d); lse (bh, sq)."""
+cdef tuple _attn_masks(mask, key_mask, int64_t heads, object dt, int64_t bh, int64_t sq, int64_t sk, str w):
+    """(mask pointer, its per-head stride, key_mask pointer) of the additive
+    masks: mask (sq, sk) shared by every head or (bh, sq, sk); key_mask
+    (bh / heads, sk)."""
+    cdef int64_t stride = 0
+    if heads < 1 or bh % heads:
+        raise ValueError(f"{w}: heads={heads} does not divide {bh} batch-heads")
+    if mask is not None and getattr(mask, "ndim", 0) == 3:
+        stride = sq * sk
+    cdef void *pm = _arr(mask, dt, bh * sq * sk if stride else sq * sk, w, "attn_mask", False, True)
+    cdef void *pkm = _arr(key_mask, dt, bh // heads * sk, w, "key_padding_mask", False, True)
+    return <size_t>pm, stride, <size_t>pkm
+
+
+def attention_forward(q, k, v, double scale, bint causal, o, lse, mask=None, key_mask=None, int64_t heads=1):
+    """q, o (bh, sq, d); k, v (bh, sk, d); lse (bh, sq); the additive masks
+    as _attn_masks takes them."""
     cdef str w = "scaled_dot_product_attention"
     dt = _float_dtype(q, w)
     if q.ndim != 3 or k.ndim != 3:
@@ -236,19 +257,25 @@ def attention_forward(q, k, v, double scale, bint causal, o, lse):
     cdef void *pv = _arr(v, dt, bh * sk * d, w, "v")
     cdef void *po = _arr(o, dt, bh * sq * d, w, "out", True)
     cdef void *pl = _arr(lse, dt, bh * sq, w, "lse", True)
+    pm_, sm_, pkm_ = _attn_masks(mask, key_mask, heads, dt, bh, sq, sk, w)
+    cdef size_t pm = pm_, pkm = pkm_
+    cdef int64_t sm = sm_
     cdef int rc
     cdef bint f32 = dt == np.float32
     with nogil:
         if f32:
-            rc = fnn_attention_forward_f32(bh, sq, sk, d, <const float *>pq, <const float *>pk, <const float *>pv,
-                                           scale, causal, <float *>po, <float *>pl)
+            rc = fnn_attention_masked_forward_f32(bh, sq, sk, d, <const float *>pq, <const float *>pk,
+                                                  <const float *>pv, <const float *>pm, sm, <const float *>pkm,
+                                                  heads, scale, causal, <float *>po, <float *>pl)
         else:
-            rc = fnn_attention_forward_f64(bh, sq, sk, d, <const double *>pq, <const double *>pk,
-                                           <const double *>pv, scale, causal, <double *>po, <double *>pl)
+            rc = fnn_attention_masked_forward_f64(bh, sq, sk, d, <const double *>pq, <const double *>pk,
+                                                  <const double *>pv, <const double *>pm, sm, <const double *>pkm,
+                                                  heads, scale, causal, <double *>po, <double *>pl)
     check_rc(rc, w)
 
 
-def attention_backward(q, k, v, o, grad_out, lse, double scale, bint causal, dq, dk, dv):
+def attention_backward(q, k, v, o, grad_out, lse, double scale, bint causal, dq, dk, dv, mask=None, key_mask=None,
+                       int64_t heads=1):
     cdef str w = "scaled_dot_product_attention_backward"
     dt = _float_dtype(q, w)
     if q.ndim != 3 or k.ndim != 3:
@@ -263,19 +290,23 @@ def attention_backward(q, k, v, o, grad_out, lse, double scale, bint causal, dq,
     cdef void *pdq = _arr(dq, dt, bh * sq * d, w, "grad_q", True)
     cdef void *pdk = _arr(dk, dt, bh * sk * d, w, "grad_k", True)
     cdef void *pdv = _arr(dv, dt, bh * sk * d, w, "grad_v", True)
+    pm_, sm_, pkm_ = _attn_masks(mask, key_mask, heads, dt, bh, sq, sk, w)
+    cdef size_t pm = pm_, pkm = pkm_
+    cdef int64_t sm = sm_
     cdef int rc
     cdef bint f32 = dt == np.float32
     with nogil:
         if f32:
-            rc = fnn_attention_backward_f32(bh, sq, sk, d, <const float *>pq, <const float *>pk,
-                                            <const float *>pv, <const float *>po, <const float *>pg,
-                                            <const float *>pl, scale, causal, <float *>pdq, <float *>pdk,
-                                            <float *>pdv)
+            rc = fnn_attention_masked_backward_f32(bh, sq, sk, d, <const float *>pq, <const float *>pk,
+                                                   <const float *>pv, <const float *>pm, sm, <const float *>pkm,
+                                                   heads, <const float *>po, <const float *>pg, <const float *>pl,
+                                                   scale, causal, <float *>pdq, <float *>pdk, <float *>pdv)
         else:
-            rc = fnn_attention_backward_f64(bh, sq, sk, d, <const double *>pq, <const double *>pk,
-                                            <const double *>pv, <const double *>po, <const double *>pg,
-                                            <const double *>pl, scale, causal, <double *>pdq, <double *>pdk,
-                                            <double *>pdv)
+            rc = fnn_attention_masked_backward_f64(bh, sq, sk, d, <const double *>pq, <const double *>pk,
+                                                   <const double *>pv, <const double *>pm, sm,
+                                                   <const double *>pkm, heads, <const double *>po,
+                                                   <const double *>pg, <const double *>pl, scale, causal,
+                                                   <double *>pdq, <double *>pdk, <double *>pdv)
     check_rc(rc, w)
 
 

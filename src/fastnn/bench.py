@@ -540,7 +540,8 @@ def _register_train():
         x, _ = batch_of((32, 64, 128))
         y = np.random.default_rng(1).integers(0, 10, 32 * 64)
         manual_seed(0)
-        blocks = nn.Sequential(*[nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, causal=True)
+        blocks = nn.Sequential(*[nn.TransformerEncoderLayer(128, 4, 512, dropout=0.0, activation="gelu",
+                                                            norm_first=True, batch_first=True, causal=True)
                                  for _ in range(2)])
         model = nn.Sequential(blocks, nn.Linear(128, 10))
 

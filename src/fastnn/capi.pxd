@@ -257,3 +257,21 @@ cdef extern from "fastnn/fastnn_capi.h" nogil:
                                    *k, const double *v, const double *o, const double *grad_out, const double
                                    *lse, double scale, int causal, double *grad_q, double *grad_k, double
                                    *grad_v)
+    int fnn_attention_masked_forward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const
+                                         float *k, const float *v, const float *mask, int64_t stride_mask, const
+                                         float *key_mask, int64_t heads, double scale, int causal, float *o, float
+                                         *lse)
+    int fnn_attention_masked_forward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const
+                                         double *k, const double *v, const double *mask, int64_t stride_mask,
+                                         const double *key_mask, int64_t heads, double scale, int causal, double
+                                         *o, double *lse)
+    int fnn_attention_masked_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const
+                                          float *k, const float *v, const float *mask, int64_t stride_mask, const
+                                          float *key_mask, int64_t heads, const float *o, const float *grad_out,
+                                          const float *lse, double scale, int causal, float *grad_q, float
+                                          *grad_k, float *grad_v)
+    int fnn_attention_masked_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const
+                                          double *k, const double *v, const double *mask, int64_t stride_mask,
+                                          const double *key_mask, int64_t heads, const double *o, const double
+                                          *grad_out, const double *lse, double scale, int causal, double *grad_q,
+                                          double *grad_k, double *grad_v)

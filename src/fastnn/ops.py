@@ -597,7 +597,47 @@ def _attn_scale(scale, d, name):
     return float(scale)
 
 
-def attention_forward_lse(q, k, v, *, causal=False, scale=None):
+def _additive_mask(m, dtype, hide, name, what):
+    """m as the kernel reads it: an additive C-contiguous array of dtype.  A
+    boolean m becomes -inf where it equals `hide` (True for torch's
+    key_padding_mask and MultiheadAttention's attn_mask, False for
+    scaled_dot_product_attention's, where True means "attend")."""
+    m = np.asarray(m)
+    if m.dtype == np.bool_:
+        out = np.zeros(m.shape, dtype)
+        out[m if hide else ~m] = -np.inf
+        return out
+    if m.dtype.kind != "f":
+        raise TypeError(f"{name}: {what} must be boolean or floating point, got dtype {m.dtype}")
+    return np.ascontiguousarray(m, dtype=dtype)
+
+
+def attention_masks(attn_mask, key_padding_mask, shape, sk, dtype, name, *, hide=False):
+    """(mask, key_mask) for the kernel from torch-shaped masks, for queries of
+    shape (B, H, Sq, D) and Sk keys: attn_mask (Sq, Sk), (B*H, Sq, Sk) or
+    broadcastable to (B, H, Sq, Sk) -> (Sq, Sk) or (B*H, Sq, Sk);
+    key_padding_mask (B, Sk) -> (B, Sk).  Booleans hide where they equal
+    `hide` (attn_mask) or True (key_padding_mask)."""
+    b, h, sq, _ = shape
+    mask = key = None
+    if attn_mask is not None:
+        m = np.asarray(attn_mask)
+        if m.ndim < 2 or m.ndim > 4 or m.shape[-2:] != (sq, sk) or (m.ndim == 3 and m.shape[0] != b * h) or \
+                (m.ndim == 4 and any(a not in (1, w) for a, w in zip(m.shape[:2], (b, h)))):
+            raise ValueError(f"{name}: attn_mask has shape {m.shape}; expected ({sq}, {sk}), ({b * h}, {sq}, {sk}) "
+                             f"or one broadcastable to ({b}, {h}, {sq}, {sk})")
+        if m.ndim == 4:
+            m = m[0, 0] if m.shape[:2] == (1, 1) else np.broadcast_to(m, (b, h, sq, sk)).reshape(b * h, sq, sk)
+        mask = _additive_mask(m, dtype, hide, name, "attn_mask")
+    if key_padding_mask is not None:
+        m = np.asarray(key_padding_mask)
+        if m.shape != (b, sk):
+            raise ValueError(f"{name}: key_padding_mask has shape {m.shape}; expected ({b}, {sk})")
+        key = _additive_mask(m, dtype, True, name, "key_padding_mask")
+    return mask, key
+
+
+def attention_forward_lse(q, k, v, *, causal=False, scale=None, attn_mask=None, key_padding_mask=None):
     """scaled_dot_product_attention that also returns the log-sum-exp of each
     scaled score row (B, H, Sq), which the backward uses (see
     attention_backward_lse)."""
@@ -605,14 +645,17 @@ def attention_forward_lse(q, k, v, *, causal=False, scale=None):
     q, k, v = _attn_args(q, k, v, name)
     b, h, sq, d = q.shape
     sk = k.shape[2]
+    mask, key = attention_masks(attn_mask, key_padding_mask, q.shape, sk, q.dtype, name)
     out = np.empty_like(q)
     lse = np.empty((b, h, sq), q.dtype)
     _C.attention_forward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d),
-                         _attn_scale(scale, d, name), bool(causal), out.reshape(b * h, sq, d), lse.reshape(b * h, sq))
+                         _attn_scale(scale, d, name), bool(causal), out.reshape(b * h, sq, d), lse.reshape(b * h, sq),
+                         mask, key, h)
     return out, lse
 
 
-def attention_backward_lse(grad_out, q, k, v, out, lse, *, causal=False, scale=None):
+def attention_backward_lse(grad_out, q, k, v, out, lse, *, causal=False, scale=None, attn_mask=None,
+                           key_padding_mask=None):
     """-> (grad_q, grad_k, grad_v) from the forward's out and lse."""
     name = "scaled_dot_product_attention_backward"
     q, k, v = _attn_args(q, k, v, name)
@@ -622,27 +665,37 @@ def attention_backward_lse(grad_out, q, k, v, out, lse, *, causal=False, scale=N
     lse = _C.as_float_array(lse, name, "lse")
     b, h, sq, d = q.shape
     sk = k.shape[2]
+    mask, key = attention_masks(attn_mask, key_padding_mask, q.shape, sk, q.dtype, name)
     dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
     _C.attention_backward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d),
-                          out.reshape(b * h, sq, d), g.reshape(b * h, sq, d), lse.reshape(b * h, sq), _attn_scale(scale, d, name), bool(causal),
-                          dq.reshape(b * h, sq, d), dk.reshape(b * h, sk, d), dv.reshape(b * h, sk, d))
+                          out.reshape(b * h, sq, d), g.reshape(b * h, sq, d), lse.reshape(b * h, sq),
+                          _attn_scale(scale, d, name), bool(causal), dq.reshape(b * h, sq, d),
+                          dk.reshape(b * h, sk, d), dv.reshape(b * h, sk, d), mask, key, h)
     return dq, dk, dv
 
 
-def scaled_dot_product_attention(q, k, v, *, causal=False, scale=None):
-    """softmax(scale q k^T [causal mask]) v, q (B, H, Sq, D), k and v
-    (B, H, Sk, D); scale defaults to 1/sqrt(D); causal hides key j from query
-    i when j > i (top-left aligned, as PyTorch's is_causal).  Computed block
-    by block with an online softmax: memory grows with the sequence length,
-    never with its square."""
-    return attention_forward_lse(q, k, v, causal=causal, scale=scale)[0]
+def scaled_dot_product_attention(q, k, v, *, causal=False, scale=None, attn_mask=None, key_padding_mask=None):
+    """softmax(scale q k^T + masks) v, q (B, H, Sq, D), k and v (B, H, Sk, D);
+    scale defaults to 1/sqrt(D); causal hides key j from query i when j > i
+    (top-left aligned, as PyTorch's is_causal).  attn_mask: additive float,
+    or boolean with True = attend (torch's scaled_dot_product_attention), of
+    shape (Sq, Sk), (B*H, Sq, Sk) or broadcastable to (B, H, Sq, Sk);
+    key_padding_mask (B, Sk): additive float, or boolean with True = hidden.
+    Computed block by block with an online softmax, the masks read tile by
+    tile (a float mask of q's dtype in place, others converted once): memory
+    grows with the sequence length, never with its square.  A
+    query whose keys are all hidden gets zeros (as torch's fused kernels)."""
+    return attention_forward_lse(q, k, v, causal=causal, scale=scale, attn_mask=attn_mask,
+                                 key_padding_mask=key_padding_mask)[0]
 
 
-def scaled_dot_product_attention_backward(grad_out, q, k, v, *, causal=False, scale=None):
+def scaled_dot_product_attention_backward(grad_out, q, k, v, *, causal=False, scale=None, attn_mask=None,
+                                          key_padding_mask=None):
     """-> (grad_q, grad_k, grad_v).  This functional form recomputes the
     forward (for its log-sum-exp); nn.MultiheadAttention keeps it instead."""
-    out, lse = attention_forward_lse(q, k, v, causal=causal, scale=scale)
-    return attention_backward_lse(grad_out, q, k, v, out, lse, causal=causal, scale=scale)
+    kw = dict(causal=causal, scale=scale, attn_mask=attn_mask, key_padding_mask=key_padding_mask)
+    out, lse = attention_forward_lse(q, k, v, **kw)
+    return attention_backward_lse(grad_out, q, k, v, out, lse, **kw)
 
 
 # ---------------------------------------------------------------- recurrent cells

@@ -75,7 +75,8 @@ class CharTransformer(nn.Module):
         self.pos = nn.Parameter((np.random.default_rng(0).standard_normal((context, d_model)) * 0.02)
                                 .astype(np.float32))
         self.blocks = nn.Sequential(*[nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=ff,
-                                                                 dropout=dropout, causal=True)
+                                                                 dropout=dropout, activation="gelu",
+                                                                 norm_first=True, batch_first=True, causal=True)
                                       for _ in range(layers)])
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab)

@@ -332,6 +332,31 @@ int fnn_attention_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, co
                                const double *v, const double *o, const double *grad_out, const double *lse,
                                double scale, int causal, double *grad_q, double *grad_k, double *grad_v);
 
+/* The same with masks, applied tile by tile (still no sq x sk array):
+ * mask (NULL for none) is added to the scaled scores, mask[h * stride_mask
+ * + i * sk + j] for head h (stride_mask 0: one sq x sk mask for every head,
+ * else >= sq * sk); key_mask (NULL for none) adds key_mask[(h / heads) * sk
+ * + j] (one row per batch element of `heads` heads; heads divides bh).
+ * Boolean masks are -inf where a key is hidden.  A query whose keys are all
+ * hidden gets a zero output row (as PyTorch's fused attention), lse -inf
+ * and no gradient. */
+int fnn_attention_masked_forward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
+                                     const float *v, const float *mask, int64_t stride_mask, const float *key_mask,
+                                     int64_t heads, double scale, int causal, float *o, float *lse);
+int fnn_attention_masked_forward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
+                                     const double *k, const double *v, const double *mask, int64_t stride_mask,
+                                     const double *key_mask, int64_t heads, double scale, int causal, double *o,
+                                     double *lse);
+int fnn_attention_masked_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
+                                      const float *v, const float *mask, int64_t stride_mask, const float *key_mask,
+                                      int64_t heads, const float *o, const float *grad_out, const float *lse,
+                                      double scale, int causal, float *grad_q, float *grad_k, float *grad_v);
+int fnn_attention_masked_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
+                                      const double *k, const double *v, const double *mask, int64_t stride_mask,
+                                      const double *key_mask, int64_t heads, const double *o,
+                                      const double *grad_out, const double *lse, double scale, int causal,
+                                      double *grad_q, double *grad_k, double *grad_v);
+
 /* ---- convolution (NCHW) ---------------------------------------------- */
 /* 2-D cross-correlation as PyTorch's conv2d: x (n, c, h, w), weight
  * (k, c/groups, r, s), bias (k) or NULL, y (n, k, p, q) with

@@ -183,6 +183,10 @@ static inline int import_fastnn(void) {
 #define fnn_attention_forward_f64 (fnn_capi_table->attention_forward_f64)
 #define fnn_attention_backward_f32 (fnn_capi_table->attention_backward_f32)
 #define fnn_attention_backward_f64 (fnn_capi_table->attention_backward_f64)
+#define fnn_attention_masked_forward_f32 (fnn_capi_table->attention_masked_forward_f32)
+#define fnn_attention_masked_forward_f64 (fnn_capi_table->attention_masked_forward_f64)
+#define fnn_attention_masked_backward_f32 (fnn_capi_table->attention_masked_backward_f32)
+#define fnn_attention_masked_backward_f64 (fnn_capi_table->attention_masked_backward_f64)
 
 #ifdef __cplusplus
 }

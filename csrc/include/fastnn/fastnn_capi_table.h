@@ -12,7 +12,8 @@
  *    batch of additions, marked by an "ABI 1.x" comment in the list).
  *    Existing entries never change position, name or signature.
  *    (Convolution and pooling were appended this way, as ABI 1.1; recurrent
- *    cells and layers, embedding and attention as ABI 1.2.)
+ *    cells and layers, embedding and attention as ABI 1.2; masked attention
+ *    as ABI 1.3.)
  *  - Changing or removing an entry bumps FNN_CAPI_ABI_MAJOR; a module built
  *    against another major then refuses to import (ImportError).
  *  - `size` is sizeof(fnn_capi_t) of the fastnn that exports the table: a
@@ -36,7 +37,7 @@ extern "C" {
 #endif
 
 #define FNN_CAPI_ABI_MAJOR 1
-#define FNN_CAPI_ABI_MINOR 2
+#define FNN_CAPI_ABI_MINOR 3
 #define FNN_CAPI_CAPSULE_NAME "fastnn._C._C_API"
 
 /* clang-format off */
@@ -245,7 +246,26 @@ extern "C" {
     X(int, attention_backward_f64, (int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const double \
                                     *k, const double *v, const double *o, const double *grad_out, const double   \
                                     *lse, double scale, int causal, double *grad_q, double *grad_k, double       \
-                                    *grad_v))
+                                    *grad_v))                                                                    \
+    /* ---- ABI 1.3 ---- attention with masks */                                                                 \
+    X(int, attention_masked_forward_f32, (int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const   \
+                                          float *k, const float *v, const float *mask, int64_t stride_mask,      \
+                                          const float *key_mask, int64_t heads, double scale, int causal, float  \
+                                          *o, float *lse))                                                       \
+    X(int, attention_masked_forward_f64, (int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const  \
+                                          double *k, const double *v, const double *mask, int64_t stride_mask,   \
+                                          const double *key_mask, int64_t heads, double scale, int causal,       \
+                                          double *o, double *lse))                                               \
+    X(int, attention_masked_backward_f32, (int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const  \
+                                           float *k, const float *v, const float *mask, int64_t stride_mask,     \
+                                           const float *key_mask, int64_t heads, const float *o, const float     \
+                                           *grad_out, const float *lse, double scale, int causal, float *grad_q, \
+                                           float *grad_k, float *grad_v))                                        \
+    X(int, attention_masked_backward_f64, (int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const \
+                                           double *k, const double *v, const double *mask, int64_t stride_mask,  \
+                                           const double *key_mask, int64_t heads, const double *o, const double  \
+                                           *grad_out, const double *lse, double scale, int causal, double        \
+                                           *grad_q, double *grad_k, double *grad_v))
 /* clang-format on */
 
 typedef struct fnn_capi_t {

@@ -815,7 +815,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0):
 # ---------------------------------------------------------------- attention
 
 class AttentionBackward(Node):
-    __slots__ = ("q", "k", "v", "o", "lse", "scale", "causal")
+    __slots__ = ("q", "k", "v", "o", "lse", "scale", "causal", "mask", "key_mask")
     name = "ScaledDotProductAttentionBackward"
 
     def backward(self, g):
@@ -827,23 +827,23 @@ class AttentionBackward(Node):
         _C.attention_backward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d),
                               self.o.reshape(b * h, sq, d), g.reshape(b * h, sq, d), self.lse.reshape(b * h, sq),
                               self.scale, self.causal, dq.reshape(b * h, sq, d), dk.reshape(b * h, sk, d),
-                              dv.reshape(b * h, sk, d))
+                              dv.reshape(b * h, sk, d), self.mask, self.key_mask, h)
         return dq, dk, dv
 
     def release(self):
-        self.q = self.k = self.v = self.o = self.lse = None
+        self.q = self.k = self.v = self.o = self.lse = self.mask = self.key_mask = None
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
-    """softmax(scale q k^T [causal mask]) v for q (B, H, Sq, D) and k, v
-    (B, H, Sk, D), computed block by block with an online softmax: no
-    Sq x Sk array is formed.  scale defaults to 1/sqrt(D); is_causal hides
-    key j from query i when j > i."""
-    name = "scaled_dot_product_attention"
-    if attn_mask is not None:
-        raise NotImplementedError(f"{name}: attn_mask is not supported by the fused kernel; use is_causal")
-    if dropout_p:
-        raise NotImplementedError(f"{name}: attention dropout is not supported")
+def _mask_array(m, name, what):
+    """A mask (Tensor or array) as an array: masks are constants here."""
+    if isinstance(m, Tensor):
+        if m.requires_grad:
+            raise NotImplementedError(f"{name}: a gradient with respect to {what} is not supported")
+        return m.data
+    return m
+
+
+def _attention_qkv(query, key, value, name):
     q = _in(query, name, "query")
     k = _in(key, name, "key", q.dtype)
     v = _in(value, name, "value", q.dtype)
@@ -855,16 +855,79 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if k.shape != (b, h, sk, d) or v.shape != k.shape:
         raise ValueError(f"{name}: key {k.shape} and value {v.shape} must be (B, H, Sk, D) matching query "
                          f"{q.shape}")
+    if sq and not sk:
+        raise ValueError(f"{name}: no keys (key has shape {k.shape})")
+    return q, k, v
+
+
+def fused_attention(query, key, value, mask, key_mask, causal, scale, name="scaled_dot_product_attention"):
+    """The blocked kernel on (B, H, S, D) queries, keys and values with
+    additive masks as ops.attention_masks gives them (or None): one node,
+    no Sq x Sk array."""
+    q, k, v = _attention_qkv(query, key, value, name)
+    b, h, sq, d = q.shape
+    sk = k.shape[2]
     sc = ops._attn_scale(scale, d, name)
     o = np.empty_like(q)
     lse = np.empty((b, h, sq), q.dtype)
     _C.attention_forward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d), sc,
-                         bool(is_causal), o.reshape(b * h, sq, d), lse.reshape(b * h, sq))
+                         bool(causal), o.reshape(b * h, sq, d), lse.reshape(b * h, sq), mask, key_mask, h)
     if not needs_grad(query, key, value):
         return wrap(o)
     node = AttentionBackward()
-    node.q, node.k, node.v, node.o, node.lse, node.scale, node.causal = q, k, v, o, lse, sc, bool(is_causal)
+    node.q, node.k, node.v, node.o, node.lse, node.scale, node.causal = q, k, v, o, lse, sc, bool(causal)
+    node.mask, node.key_mask = mask, key_mask
     return record(node, (_t(query), _t(key), _t(value)), o)
+
+
+def explicit_attention(query, key, value, mask, key_mask, causal, scale, dropout_p=0.0,
+                       name="scaled_dot_product_attention"):
+    """-> (output, probabilities (B, H, Sq, Sk)): the same attention as
+    fused_attention, but through autograd's matmul and softmax so that the
+    probabilities exist (for attention weights and attention dropout, which
+    is applied to them, as in torch)."""
+    q, k, _ = _attention_qkv(query, key, value, name)
+    b, h, sq, d = q.shape
+    sk = k.shape[2]
+    sc = ops._attn_scale(scale, d, name)
+    qt, kt, vt = (x if isinstance(x, Tensor) else wrap(_in(x, name)) for x in (query, key, value))
+    s = (qt @ kt.transpose(0, 1, 3, 2)) * float(sc)
+    if causal or mask is not None or key_mask is not None:
+        add = np.zeros((sq, sk), q.dtype)
+        if causal:
+            add[np.triu(np.ones((sq, sk), bool), 1)] = -np.inf
+        if mask is not None:
+            add = add + (mask if mask.ndim == 2 else mask.reshape(b, h, sq, sk))
+        if key_mask is not None:
+            add = add + key_mask[:, None, None, :]
+        s = s + add
+    p = softmax(s, -1)
+    if dropout_p:
+        p = dropout(p, dropout_p, True)
+    return p @ vt, p
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
+    """softmax(scale q k^T + attn_mask [causal mask]) v for q (B, H, Sq, D)
+    and k, v (B, H, Sk, D), as torch: scale defaults to 1/sqrt(D); is_causal
+    hides key j from query i when j > i; attn_mask is boolean (True =
+    attend) or additive float, of shape (Sq, Sk), (B*H, Sq, Sk) or
+    broadcastable to (B, H, Sq, Sk).  Without dropout it runs block by block
+    with an online softmax, the mask read tile by tile: no Sq x Sk array is
+    formed.  dropout_p > 0 (applied to the probabilities, always, as torch)
+    forms them."""
+    name = "scaled_dot_product_attention"
+    if enable_gqa:
+        raise NotImplementedError(f"{name}: enable_gqa=True (grouped-query attention) is not supported")
+    if not 0.0 <= float(dropout_p) <= 1.0:
+        raise ValueError(f"{name}: dropout_p must be in [0, 1], got {dropout_p}")
+    q, k, _ = _attention_qkv(query, key, value, name)
+    mask, _ = ops.attention_masks(_mask_array(attn_mask, name, "attn_mask"), None, q.shape, k.shape[2], q.dtype,
+                                  name)
+    if dropout_p:
+        return explicit_attention(query, key, value, mask, None, is_causal, scale, float(dropout_p), name)[0]
+    return fused_attention(query, key, value, mask, None, is_causal, scale, name)
 
 
 class SplitHeadsBackward(Node):
