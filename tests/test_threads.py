@@ -43,7 +43,27 @@ def _run_all(cases):
     y = ops.sigmoid(x)
     sm = ops.softmax(rows)
     return out + [ops.matmul(*batch), y, ops.gelu(x), ops.sigmoid_backward(g, y), sm,
-                  ops.softmax_backward(rows, sm)]
+                  ops.softmax_backward(rows, sm)] + _loops(rows)
+
+
+def _loops(rows):
+    """Kernels whose iterations are a team's items (FNN_TEAM_FOR): norms,
+    pooling, depthwise convolution and cross-entropy, forward and backward,
+    on sizes that use two threads."""
+    rng = np.random.default_rng(6)
+    img = rng.standard_normal((16, 16, 64, 64)).astype(np.float32)
+    w_ln = rng.standard_normal(700).astype(np.float32)
+    w_dw = rng.standard_normal((16, 1, 3, 3)).astype(np.float32)
+    y, mean, rstd = ops.layer_norm(rows, w_ln, w_ln)
+    bn, bn_mean, bn_rstd = ops.batch_norm(img, None, None, training=True)
+    mp, argmax = ops.max_pool2d(img, 2)
+    ap = ops.avg_pool2d(img, 3)
+    dw = ops.conv2d(img, w_dw, padding=1, groups=16)
+    loss, grad = ops.cross_entropy(rows, rng.integers(0, 700, 400))[:2]
+    return [y, mean, rstd, *ops.layer_norm_backward(rows, rows, w_ln, mean, rstd),
+            bn, bn_mean, bn_rstd, *ops.batch_norm_backward(img, img, None, bn_mean, bn_rstd, training=True),
+            mp, ops.max_pool2d_backward(mp, argmax, img.shape), ap, ops.avg_pool2d_backward(ap, img.shape, 3),
+            dw, *ops.conv2d_backward(dw, img, w_dw, padding=1, groups=16), np.asarray(loss), grad]
 
 
 def _train(steps=3):
@@ -102,13 +122,22 @@ def test_on_time_workers_keep_the_team(team_mode):
     judged late, so large products keep both threads."""
     fastnn.set_num_threads(2)
     a = np.random.default_rng(2).standard_normal((512, 512)).astype(np.float32)
-    team_mode("caller_late")  # the worker starts first: it saves time, never waits
-    before = _C.team_stats()
+    late = {"full": 0, "caller_late": 0}
     for _ in range(5):
-        ops.matmul(a, a)
-    after = _C.team_stats()
-    assert after["regions"] - before["regions"] == 5
-    assert after["late"] == before["late"]
+        # the worker starts first in caller_late: it saves time, never waits;
+        # full (no delay) alternates with it to tell a busy machine
+        for mode in late:
+            team_mode(mode)
+            before = _C.team_stats()
+            ops.matmul(a, a)
+            after = _C.team_stats()
+            assert after["regions"] - before["regions"] == 1
+            late[mode] += after["late"] - before["late"]
+    if late["full"]:
+        # the judge sets a region's wall time against the caller's CPU time:
+        # other processes holding the cores make any region late
+        pytest.skip("the machine is busy: even undelayed regions lose to one thread")
+    assert late["caller_late"] == 0
 
 
 def test_team_test_mode_rejects_unknown_modes(team_mode):

@@ -94,29 +94,42 @@ int fnn_threads_for(int64_t work, int64_t grain) {
     return nt;
 }
 
-static int64_t fnn_now_ns(void) {
+static int64_t fnn_clock_ns(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+static int64_t fnn_now_ns(void) { return fnn_clock_ns(CLOCK_MONOTONIC); }
+/* CPU time of the calling thread: what its items cost, without the time it
+ * waited for a core. */
+static int64_t fnn_cpu_ns(void) { return fnn_clock_ns(CLOCK_THREAD_CPUTIME_ID); }
 
 /* ---------------------------------------------------------------- teams */
 
-/* Regions are judged by what their workers saved against what the caller
- * waited at the join, summed over recent regions (a balance, capped so
- * that a run of good regions does not hide a change for long): one small
- * region that found its worker asleep (~0.1-0.2 ms to wake an idle
- * virtual core) does not stop the large ones beside it from running in
- * parallel, but a worker late again and again, or queued behind another
- * thread for a scheduler tick or time slice (1-4 ms), does. */
+/* A region is judged by what it cost against what the caller alone would
+ * have taken: its wall time from the fork to the join, against the caller's
+ * own CPU time for its items scaled to all the items (thread CPU time, so a
+ * caller descheduled mid-region, by another process or by its own worker
+ * queued on its core, is not counted as work).  Losses add up over recent
+ * regions against what earlier regions saved (a balance, capped so that a
+ * run of good regions does not hide a change for long).  A loss below
+ * FNN_TEAM_NOISE_NS is not counted: the fork and join of a small region on a
+ * quiet machine cost microseconds, and counting them would let many small
+ * regions switch the threads off for the large ones beside them; a worker
+ * late by a scheduler tick or time slice (1-12 ms) is counted. */
 #define FNN_TEAM_LATE_NS 250000
 #define FNN_TEAM_CREDIT_NS 1000000
+#define FNN_TEAM_NOISE_NS 40000
 /* The serial window after a late region: from 8 ms, doubling while each
- * probe after a window finds the worker late again, up to 128 ms (a probe
- * then costs ~1% of the time, and a brief disturbance of a quiet machine
- * leaves the threads off for little longer). */
+ * probe after a window finds the workers late again, up to 128 ms, and at
+ * least FNN_TEAM_PROBE_RATIO times the loss of the late region, so a probe
+ * costs at most a few percent of the time even when a late worker costs a
+ * 12 ms time slice (up to 2 s).  A brief disturbance of a quiet machine
+ * costs one short window. */
 #define FNN_TEAM_WINDOW_MIN_NS 8000000
 #define FNN_TEAM_WINDOW_MAX_NS 128000000
+#define FNN_TEAM_PROBE_RATIO 32
+#define FNN_TEAM_WINDOW_CAP_NS 2000000000
 
 int fnn_team_mode = FNN_TEAM_AUTO;
 static int64_t team_serial_until; /* ns; kernels called before then run serially */
@@ -155,10 +168,14 @@ void fnn_team_begin(fnn_team *tm, int64_t items) {
     tm->items = items;
     tm->mine = 0;
     tm->t_done = 0;
+    tm->c_fork = fnn_cpu_ns();
     tm->t_fork = fnn_now_ns();
 }
 
-void fnn_team_caller_done(fnn_team *tm) { tm->t_done = fnn_now_ns(); }
+void fnn_team_caller_done(fnn_team *tm) {
+    tm->c_done = fnn_cpu_ns();
+    tm->t_done = fnn_now_ns();
+}
 
 void fnn_team_test_delay(int tid) {
     if ((fnn_team_mode == FNN_TEAM_WORKER_LATE) == (tid != 0)) {
@@ -169,17 +186,21 @@ void fnn_team_test_delay(int tid) {
 
 void fnn_team_end(fnn_team *tm, int nt) {
     if (nt <= 1 || tm->t_done == 0) return;
-    const int64_t now = fnn_now_ns(), wait = now - tm->t_done, busy = tm->t_done - tm->t_fork;
+    const int64_t now = fnn_now_ns(), wall = now - tm->t_fork, work = tm->c_done - tm->c_fork;
     __atomic_fetch_add(&team_regions, 1, __ATOMIC_RELAXED);
-    /* The workers ran items - mine, saving about busy * (items - mine) /
-     * mine of the caller's time (items of one region cost about the same).
-     * Regions without counted items (barriers between phases) are judged
-     * as if the work was shared evenly.  Races between concurrent callers
-     * only blur the balance. */
-    int64_t saved = busy;
-    if (tm->items > 0 && tm->mine > 0) saved = busy * (tm->items - tm->mine) / tm->mine;
-    if (tm->items > 0 && tm->mine >= tm->items) saved = 0;
-    int64_t bal = __atomic_load_n(&team_balance, __ATOMIC_RELAXED) + saved - wait;
+    /* The caller alone: its items' CPU time scaled to all the items (items
+     * of one region cost about the same); regions without counted items
+     * (blocks counted per phase) are judged as if the work was shared
+     * evenly.  Races between concurrent callers only blur the balance. */
+    int64_t serial = work * nt;
+    if (tm->items > 0 && tm->mine > 0) serial = (int64_t)((double)work * (double)tm->items / (double)tm->mine);
+    /* A caller that ran no item (the workers took them all before it
+     * started) tells nothing of their cost: the region lost only what the
+     * caller then waited at the join beyond what it had already spent. */
+    if (tm->items > 0 && tm->mine == 0) serial = wall - (now - tm->t_done) + (tm->t_done - tm->t_fork);
+    int64_t loss = wall - serial;
+    if (loss > 0 && loss < FNN_TEAM_NOISE_NS) loss = 0;
+    int64_t bal = __atomic_load_n(&team_balance, __ATOMIC_RELAXED) - loss;
     if (bal > FNN_TEAM_CREDIT_NS) bal = FNN_TEAM_CREDIT_NS;
     if (bal >= -FNN_TEAM_LATE_NS) {
         __atomic_store_n(&team_balance, bal, __ATOMIC_RELAXED);
@@ -194,6 +215,7 @@ void fnn_team_end(fnn_team *tm, int nt) {
     int64_t w = __atomic_load_n(&team_window, __ATOMIC_RELAXED) * 2;
     if (w < FNN_TEAM_WINDOW_MIN_NS) w = FNN_TEAM_WINDOW_MIN_NS;
     if (w > FNN_TEAM_WINDOW_MAX_NS) w = FNN_TEAM_WINDOW_MAX_NS;
+    if (w < FNN_TEAM_PROBE_RATIO * loss) w = FNN_TEAM_WINDOW_CAP_NS / FNN_TEAM_PROBE_RATIO < loss ? FNN_TEAM_WINDOW_CAP_NS : FNN_TEAM_PROBE_RATIO * loss;
     __atomic_store_n(&team_window, w, __ATOMIC_RELAXED);
     __atomic_store_n(&team_last_late, now, __ATOMIC_RELAXED);
     __atomic_store_n(&team_serial_until, now + w, __ATOMIC_RELAXED);

@@ -3,6 +3,9 @@
 #define FNN_THREADS_H
 #include <stdatomic.h>
 #include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 void fnn_threads_init(void);
 /* 1 in a child forked after the pool was used (it then runs serially). */
@@ -19,22 +22,20 @@ int fnn_threads_for(int64_t work, int64_t grain);
  * call when a worker starts late: the OpenMP join waits for every member of
  * the team, and a worker the scheduler has not run (the other core busy
  * with another process, or with NumPy's BLAS worker spinning after its
- * call) costs a scheduler tick, ~4 ms.  Three things keep that off:
+ * call) costs a scheduler tick or time slice, 4-12 ms.  Two things keep that
+ * off:
  *
  * - items: a region hands out its work as items from a shared counter
  *   (fnn_team_next), so the caller runs every item no worker has claimed
  *   and a late worker finds nothing left;
- * - team size: the caller times how long it waits at the join after its
- *   last item (fnn_team_end) and sets it against what the workers' items
- *   saved, summed over recent regions.  When the waits outweigh the savings
- *   the workers are late; then every kernel runs serially for a while
+ * - team size: after each region the caller sets its wall time against
+ *   what the caller alone would have taken (its own CPU time for its items,
+ *   scaled to all of them), summed over recent regions (fnn_team_end).  When
+ *   the losses outweigh the savings, the workers are late (or compete with
+ *   the caller for its core); then every kernel runs serially for a while
  *   (fnn_team_threads returns 1), a window that doubles while the lateness
- *   persists and starts short again once calls find the workers on time;
- * - short spin: libgomp's workers and join spin only briefly before they
- *   sleep (GOMP_SPINCOUNT, set by the Python package before libgomp loads
- *   unless the user chose a wait policy), so an idle worker soon hands its
- *   core to whoever needs it, and a caller that waits soon lets a worker
- *   queued on its own core run.
+ *   persists, long enough that a probe costs a few percent at most, and
+ *   starts short again once calls find the workers on time.
  *
  * The waiting itself stays libgomp's: no other thread spins.  Which thread
  * runs an item never changes a result, so results are bit-identical at
@@ -45,6 +46,8 @@ typedef struct {
     int64_t mine;   /* items the caller ran */
     int64_t t_fork; /* ns: the region started */
     int64_t t_done; /* ns: the caller found no item left */
+    int64_t c_fork; /* ns of the caller's CPU time at the fork */
+    int64_t c_done; /* ... and when it found no item left */
 } fnn_team;
 
 /* Test hook (fastnn._C._team_test_mode): AUTO judges lateness; the others
@@ -78,8 +81,56 @@ static inline void fnn_team_enter(int tid) {
 }
 /* The caller (thread 0), after its last item, before the join. */
 void fnn_team_caller_done(fnn_team *tm);
-/* After the region: judges the join's wait (nt: the team's size). */
+/* After the region: judges what it cost (nt: the team's size). */
 void fnn_team_end(fnn_team *tm, int nt);
+
+/* The calling thread's number in its OpenMP team (0 without OpenMP). */
+static inline int fnn_omp_tid(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* A loop `for (i = 0; i < n; i++) BODY` of independent iterations on up to
+ * nt threads, as a team's items (contiguous chunks of iterations, up to 4
+ * per thread), so it is judged like every region and the caller runs the
+ * chunks no worker has claimed:
+ *
+ *     FNN_TEAM_FOR(nt, i, n)
+ *         y[i] = f(x[i]);
+ *     FNN_TEAM_FOR_END
+ *
+ * Which thread runs an iteration never changes its result. */
+static inline int fnn_team_for_begin(fnn_team *tm, int nt, int64_t n) {
+    if (nt > n) nt = n < 1 ? 1 : (int)n;
+    if (nt <= 1) {
+        tm->next = 0;
+        tm->items = n < 1 ? 0 : 1;
+        tm->mine = 0;
+        return 1;
+    }
+    fnn_team_begin(tm, n < 4 * (int64_t)nt ? n : 4 * (int64_t)nt);
+    return nt;
+}
+#define FNN_TEAM_FOR(nt, i, n)                                                                                     \
+    {                                                                                                              \
+        fnn_team fnn_tm_;                                                                                          \
+        const int64_t fnn_n_ = (n);                                                                                \
+        const int fnn_nt_ = fnn_team_for_begin(&fnn_tm_, (nt), fnn_n_);                                           \
+        _Pragma("omp parallel num_threads(fnn_nt_) if (fnn_nt_ > 1)") {                                            \
+            const int fnn_tid_ = fnn_omp_tid();                                                                    \
+            if (fnn_nt_ > 1) fnn_team_enter(fnn_tid_);                                                             \
+            for (int64_t fnn_it_ = fnn_team_next(&fnn_tm_, fnn_tid_); fnn_it_ < fnn_tm_.items;                     \
+                 fnn_it_ = fnn_team_next(&fnn_tm_, fnn_tid_))                                                      \
+                for (int64_t i = fnn_n_ * fnn_it_ / fnn_tm_.items, fnn_hi_ = fnn_n_ * (fnn_it_ + 1) / fnn_tm_.items; \
+                     i < fnn_hi_; i++)
+#define FNN_TEAM_FOR_END                                                                                           \
+    if (fnn_tid_ == 0 && fnn_nt_ > 1) fnn_team_caller_done(&fnn_tm_);                                              \
+    }                                                                                                              \
+    fnn_team_end(&fnn_tm_, fnn_nt_);                                                                               \
+    }
 
 /* Thread t of nt gets [lo, lo+len) of n elements, cut at multiples of 16
  * elements so no two threads write one cache line. */
