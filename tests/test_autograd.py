@@ -485,3 +485,27 @@ def test_gradients_accumulate_into_a_grad_the_user_set():
     lin(x).sum().backward()
     np.testing.assert_allclose(lin.weight.grad, want_w, rtol=1e-12)
     np.testing.assert_allclose(lin.bias.grad, want_b, rtol=1e-12)
+
+
+def test_tensors_copy_and_pickle_as_leaves_and_deleted_fields_never_crash():
+    import copy
+    import pickle
+    p = nn.Parameter(np.arange(6, dtype=np.float64).reshape(2, 3))
+    p.grad = np.ones((2, 3))
+    for q in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
+        assert type(q) is nn.Parameter and q.requires_grad and q.grad_fn is None
+        np.testing.assert_array_equal(q.data, p.data)
+        np.testing.assert_array_equal(q.grad, p.grad)
+        assert q.data is not p.data and q.grad is not p.grad
+    with pytest.raises(RuntimeError, match="leaf"):
+        copy.deepcopy(p * 2)
+    t = fastnn.tensor(np.ones(3), requires_grad=True)
+    del t.grad  # as for a slot: reading it raises until it is set again
+    with pytest.raises(AttributeError):
+        t.grad
+    t.grad = None
+    (t * 2).sum().backward()
+    np.testing.assert_array_equal(t.grad, [2, 2, 2])
+    del t.requires_grad, t._acc
+    assert t.requires_grad is None and not fastnn.autograd.needs_grad(t)
+    assert (t * 2).grad_fn is None

@@ -329,6 +329,7 @@ include "_gemm.pxi"
 include "_capi.pxi"
 include "_conv.pxi"
 include "_seq.pxi"
+include "_autograd.pxi"
 
 # ---------------------------------------------------------------- memory cache
 # NumPy's data allocations go through a handler; this one keeps large freed

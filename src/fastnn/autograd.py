@@ -20,29 +20,25 @@ import numpy as np
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 # ---------------------------------------------------------------- grad mode
+# The mode lives in the extension (the recording code reads it there).
 
-_grad_enabled = True
+from . import _C
 
-
-def is_grad_enabled():
-    return _grad_enabled
+is_grad_enabled = _C.grad_mode
 
 
 class set_grad_enabled:
     """Context manager (and decorator) that sets grad mode on or off."""
 
     def __init__(self, mode):
-        global _grad_enabled
-        self._prev = _grad_enabled
         self._mode = bool(mode)
-        _grad_enabled = self._mode
+        self._prev = _C.set_grad_mode(self._mode)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
+        _C.set_grad_mode(self._prev)
         return False
 
 
@@ -50,14 +46,11 @@ class _GradMode:
     _mode = False
 
     def __enter__(self):
-        global _grad_enabled
-        self._prev = _grad_enabled
-        _grad_enabled = self._mode
+        self._prev = _C.set_grad_mode(self._mode)
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self._prev
+        _C.set_grad_mode(self._prev)
         return False
 
     def __call__(self, fn):
@@ -65,13 +58,11 @@ class _GradMode:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            global _grad_enabled
-            prev = _grad_enabled
-            _grad_enabled = mode
+            prev = _C.set_grad_mode(mode)
             try:
                 return fn(*args, **kwargs)
             finally:
-                _grad_enabled = prev
+                _C.set_grad_mode(prev)
         return wrapper
 
 
@@ -91,13 +82,14 @@ class enable_grad(_GradMode):
 DONE = object()  # a node's backward wrote this input's leaf gradient itself
 
 
-class Node:
+class Node(_C.NodeBase):
     """One recorded operation.  `next` holds, per input, the node its
     gradient goes to (None for an input that needs none); `backward(grads)`
     takes the gradient of each output (an array, or None where no output
     gradient arrived; a plain array for single-output nodes) and returns one
-    gradient per input (an array, None, or DONE)."""
-    __slots__ = ("next", "n_out", "_deps", "_buf", "_freed", "__weakref__")
+    gradient per input (an array, None, or DONE).  Its fields are the
+    extension's NodeBase."""
+    __slots__ = ()
     name = "node"
 
     def backward(self, grads):
@@ -153,10 +145,11 @@ class _Hook:
         self._d.pop(self._k, None)
 
 
-class Tensor:
+class Tensor(_C.TensorBase):
     """An ndarray (`.data`) with an optional gradient (`.grad`, an ndarray or
-    None) and the node that made it (`.grad_fn`, None for a leaf)."""
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_idx", "_acc", "_hooks", "__weakref__")
+    None) and the node that made it (`.grad_fn`, None for a leaf).  Its
+    fields are the extension's TensorBase."""
+    __slots__ = ()
     __array_priority__ = 1000
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -168,12 +161,14 @@ class Tensor:
         if requires_grad and a.dtype not in _FLOAT_DTYPES:
             raise TypeError(f"only float32 and float64 tensors can require a grad, got dtype {a.dtype}")
         self.data = a
-        self.grad = None
         self.requires_grad = bool(requires_grad)
-        self.grad_fn = None
-        self._idx = 0
-        self._acc = None
-        self._hooks = None
+
+    def __reduce_ex__(self, protocol):
+        # copy.deepcopy (TransformerEncoder copies its layer) and pickle: a
+        # leaf with its data, requires_grad and grad
+        if self.grad_fn is not None:
+            raise RuntimeError("only leaf tensors (parameters, inputs) can be copied or pickled; use .detach()")
+        return _rebuild_tensor, (type(self), self.data, self.requires_grad, self.grad)
 
     # ------------------------------------------------------------ basics
     @property
@@ -457,69 +452,16 @@ def as_tensor(data, dtype=None):
 
 # ---------------------------------------------------------------- recording
 
-def needs_grad(*xs):
-    """Whether an op on xs must be recorded (grad mode on and any input requires a grad)."""
-    if not _grad_enabled:
-        return False
-    for x in xs:
-        if x is not None and x.__class__ is not np.ndarray and getattr(x, "requires_grad", False):
-            return True
-    return False
-
-
-def edge(x):
-    """The node x's gradient flows to: its grad_fn, its AccumulateGrad, or None."""
-    if x is None or not getattr(x, "requires_grad", False):
-        return None
-    fn = x.grad_fn
-    if fn is not None:
-        return fn if x._idx == 0 else (fn, x._idx)
-    acc = x._acc
-    if acc is None:
-        acc = x._acc = AccumulateGrad(x)
-    return acc
-
-
-def record(node, inputs, outputs):
-    """Attach node (whose backward takes these inputs) to the output arrays;
-    returns the output Tensors (one, or a tuple)."""
-    edges = []
-    for x in inputs:
-        if x is None or not getattr(x, "requires_grad", False):
-            edges.append(None)
-        elif x.grad_fn is not None:
-            edges.append(x.grad_fn if x._idx == 0 else (x.grad_fn, x._idx))
-        else:
-            acc = x._acc
-            if acc is None:
-                acc = x._acc = AccumulateGrad(x)
-            edges.append(acc)
-    node.next = tuple(edges)
-    node._deps = 0
-    node._buf = None
-    node._freed = False
-    if isinstance(outputs, tuple):
-        node.n_out = len(outputs)
-        res = []
-        for k, a in enumerate(outputs):
-            t = Tensor.__new__(Tensor)
-            t.data, t.grad, t.requires_grad, t.grad_fn = a, None, a is not None and a.dtype.kind == "f", node
-            t._idx, t._acc, t._hooks = k, None, None
-            res.append(t)
-        return tuple(res)
-    node.n_out = 1
-    t = Tensor.__new__(Tensor)
-    t.data, t.grad, t.requires_grad, t.grad_fn = outputs, None, True, node
-    t._idx, t._acc, t._hooks = 0, None, None
+def _rebuild_tensor(cls, data, requires_grad, grad):
+    t = cls.__new__(cls)
+    Tensor.__init__(t, data, requires_grad=requires_grad)
+    t.grad = grad
     return t
 
 
-def wrap(a):
-    """An array as a Tensor that needs no grad (an op's output when nothing is recorded)."""
-    t = Tensor.__new__(Tensor)
-    t.data, t.grad, t.requires_grad, t.grad_fn = a, None, False, None
-    t._idx, t._acc, t._hooks = 0, None, None
-    return t
+# needs_grad(*xs), edge(x), record(node, inputs, outputs) and wrap(array):
+# the extension's (src/fastnn/_autograd.pxi)
+needs_grad, edge, record, wrap = _C.needs_grad, _C.edge, _C.record, _C.wrap
 
 
 # ---------------------------------------------------------------- engine
@@ -560,89 +502,12 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
             if g.dtype != t.data.dtype:
                 g = g.astype(t.data.dtype)
         roots.append((edge(t), g, t))
-    # count, for every node reachable from the roots, the edges into it
-    order = []
-    for e, _, _ in roots:
-        n = e[0] if e.__class__ is tuple else e
-        if n._freed:
-            _raise_freed(n)
-        if n._deps == 0 and n not in order:
-            order.append(n)
-    seen = set(order)
-    stack = list(order)
-    while stack:
-        for e in stack.pop().next:
-            if e is None:
-                continue
-            m = e[0] if e.__class__ is tuple else e
-            m._deps += 1
-            if m not in seen:
-                if m._freed:
-                    _raise_freed(m)
-                seen.add(m)
-                stack.append(m)
-                order.append(m)
-    for e, g, t in roots:
-        if e.__class__ is tuple:
-            _deliver(e[0], e[1], g)
-        else:
-            _deliver(e, 0, g)
-    ready = [n for n in order if n._deps == 0]
     outer = _callbacks
     _callbacks = []
-    acc_cls = AccumulateGrad
     try:
-        while ready:
-            n = ready.pop()
-            buf = n._buf
-            n._buf = None
-            nxt = n.next
-            if buf is None and nxt:
-                grads = (None,) * len(nxt)  # every consumer wrote its gradient elsewhere, or none
-            else:
-                grads = n.backward(buf)
-            if not retain_graph and n.__class__ is not acc_cls:  # a leaf's node serves every graph
-                n.release()
-                n._freed = True
-            for e, g in zip(nxt, grads):
-                if e is None:
-                    continue
-                if e.__class__ is tuple:
-                    m = e[0]
-                    if g is not None and g is not DONE:
-                        _deliver(m, e[1], g)
-                else:
-                    m = e
-                    if g is not None and g is not DONE:
-                        if m.n_out == 1:
-                            prev = m._buf
-                            m._buf = g if prev is None else prev + g
-                        else:
-                            _deliver(m, 0, g)
-                d = m._deps - 1
-                m._deps = d
-                # a leaf's node with nothing to add and no hook has nothing to do
-                if d == 0 and (m._buf is not None or m.__class__ is not acc_cls or m.leaf._hooks):
-                    ready.append(m)
-        for fn in _callbacks:
-            fn()
+        _C.run_backward([(e, g) for e, g, _ in roots], retain_graph, _callbacks, _raise_freed)
     finally:
-        for n in order:
-            n._deps = 0
-            n._buf = None
         _callbacks = outer
-
-
-def _deliver(m, k, g):
-    """Add g to the gradient waiting for output k of node m (a plain array
-    for a single-output node, a list per output otherwise)."""
-    if m.n_out == 1:
-        m._buf = g if m._buf is None else m._buf + g
-        return
-    if m._buf is None:
-        m._buf = [None] * m.n_out
-    prev = m._buf[k]
-    m._buf[k] = g if prev is None else prev + g
 
 
 def _raise_freed(n):
@@ -697,6 +562,11 @@ class _FunctionNode(Node):
         self.ctx._saved = None
 
 
+for _name, _field in _C.tensor_fields().items():
+    setattr(Tensor, _name, _field)
+_C.autograd_setup(Tensor, AccumulateGrad, DONE)
+
+
 class Function:
     """A custom differentiable operation, as torch.autograd.Function:
     `forward(ctx, *args)` and `backward(ctx, *grad_outputs)` are static
@@ -718,7 +588,7 @@ class Function:
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with no_grad():
             out = cls.forward(ctx, *raw)
-        if not (_grad_enabled and any(ctx.needs_input_grad)):
+        if not (_C.grad_mode() and any(ctx.needs_input_grad)):
             if isinstance(out, tuple):
                 return tuple(wrap(np.asarray(o)) for o in out)
             return wrap(np.asarray(out))
