@@ -37,6 +37,36 @@ cdef extern from "fastnn/fastnn.h" nogil:
 REDUCTIONS = {"none": 0, "mean": 1, "sum": 2}
 
 
+cdef inline void *_ready_ptr(object x, int typenum, int64_t size, bint out):
+    """x's data when it is an ndarray C can use as it is (the checks of _arr
+    on type numbers and flags: these run per parameter per step), else NULL."""
+    if not isinstance(x, np.ndarray):
+        return NULL
+    cdef cnp.ndarray arr = <cnp.ndarray>x
+    if (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_ISALIGNED(arr) and cnp.PyArray_ISNOTSWAPPED(arr)
+            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_SIZE(arr) == size
+            and (not out or cnp.PyArray_ISWRITEABLE(arr))):
+        return cnp.PyArray_DATA(arr)
+    return NULL
+
+
+cdef object _DT_F32 = np.dtype(np.float32)
+cdef object _DT_F64 = np.dtype(np.float64)
+cdef object _DT_I64 = np.dtype(np.int64)
+
+
+cdef inline int _typenum_of(object dtype):
+    """The type number of float32 / float64 / int64 given as a type or a
+    dtype (identity tests, no Python call), else -1."""
+    if dtype is np.float32 or dtype is _DT_F32:
+        return cnp.NPY_FLOAT32
+    if dtype is np.float64 or dtype is _DT_F64:
+        return cnp.NPY_FLOAT64
+    if dtype is np.int64 or dtype is _DT_I64:
+        return cnp.NPY_INT64
+    return -1
+
+
 cdef void *_arr(object a, object dtype, int64_t size, str what, str name, bint out=False,
                 bint optional=False) except? NULL:
     """The data pointer of `a` after checking it is a C-contiguous ndarray of
@@ -49,6 +79,12 @@ cdef void *_arr(object a, object dtype, int64_t size, str what, str name, bint o
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{what}: {name} must be a numpy.ndarray, got {type(a).__name__}")
     cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef int tn = _typenum_of(dtype)
+    cdef void *ptr
+    if tn >= 0:
+        ptr = _ready_ptr(arr, tn, size, out)
+        if ptr != NULL:
+            return ptr
     check_kind(arr, what, name)
     if arr.dtype != dtype:
         raise TypeError(f"{what}: {name} has dtype {arr.dtype}, expected {np.dtype(dtype)}")
@@ -65,9 +101,12 @@ cdef object _float_dtype(object a, str what, str name="input"):
     if not isinstance(a, np.ndarray):
         raise TypeError(f"{what}: expected a numpy.ndarray, got {type(a).__name__}")
     check_kind(a, what, name)
-    if a.dtype != np.float32 and a.dtype != np.float64:
-        raise TypeError(f"{what}: unsupported dtype {a.dtype}; fastnn computes in float32 or float64")
-    return a.dtype
+    cdef int tn = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    if tn == cnp.NPY_FLOAT32:
+        return _DT_F32
+    if tn == cnp.NPY_FLOAT64:
+        return _DT_F64
+    raise TypeError(f"{what}: unsupported dtype {a.dtype}; fastnn computes in float32 or float64")
 
 
 cdef int _reduction(object reduction, str what) except -1:
@@ -92,7 +131,7 @@ def cross_entropy_index(logits, target, grad, reduction, row_loss):
     cdef double *pr = <double *>_arr(row_loss, np.float64, rows, "cross_entropy", "row_loss", True)
     cdef double loss = 0
     cdef int rc
-    if dt == np.float32:
+    if dt is _DT_F32:
         with nogil:
             rc = fnn_cross_entropy_index_f32(rows, cols, <const float *>px, <const int64_t *>pt, red,
                                              <float *>pg, pr, &loss)
@@ -117,7 +156,7 @@ def cross_entropy_prob(logits, target, grad, reduction, row_loss):
     cdef double *pr = <double *>_arr(row_loss, np.float64, rows, "cross_entropy", "row_loss", True)
     cdef double loss = 0
     cdef int rc
-    if dt == np.float32:
+    if dt is _DT_F32:
         with nogil:
             rc = fnn_cross_entropy_prob_f32(rows, cols, <const float *>px, <const float *>pt, red,
                                             <float *>pg, pr, &loss)
@@ -144,7 +183,7 @@ def layer_norm_forward(x, weight, bias, double eps, y, mean, rstd):
     cdef void *pm = _arr(mean, dt, rows, "layer_norm", "mean", True)
     cdef void *pr = _arr(rstd, dt, rows, "layer_norm", "rstd", True)
     cdef int rc
-    if dt == np.float32:
+    if dt is _DT_F32:
         with nogil:
             rc = fnn_layer_norm_forward_f32(rows, cols, <const float *>px, <const float *>pw, <const float *>pb,
                                             eps, <float *>py, <float *>pm, <float *>pr)
@@ -170,7 +209,7 @@ def layer_norm_backward(grad_out, x, weight, mean, rstd, grad_x, grad_weight, gr
     cdef void *pdw = _arr(grad_weight, dt, cols, w, "grad_weight", True)
     cdef void *pdb = _arr(grad_bias, dt, cols, w, "grad_bias", True)
     cdef int rc
-    if dt == np.float32:
+    if dt is _DT_F32:
         with nogil:
             rc = fnn_layer_norm_backward_f32(rows, cols, <const float *>pg, <const float *>px, <const float *>pw,
                                              <const float *>pm, <const float *>pr, <float *>pdx, <float *>pdw,
@@ -201,7 +240,7 @@ def batch_norm_forward(x, int64_t n, int64_t c, int64_t s, weight, bias, bint tr
     cdef void *psm = _arr(save_mean, dt, c, w, "save_mean", True)
     cdef void *psr = _arr(save_rstd, dt, c, w, "save_rstd", True)
     cdef int rc
-    if dt == np.float32:
+    if dt is _DT_F32:
         with nogil:
             rc = fnn_batch_norm_forward_f32(n, c, s, <const float *>px, <const float *>pw, <const float *>pb,
                                             training, momentum, eps, <float *>prm, <float *>prv, <float *>py,
@@ -229,7 +268,7 @@ def batch_norm_backward(grad_out, x, int64_t n, int64_t c, int64_t s, weight, sa
     cdef void *pdw = _arr(grad_weight, dt, c, w, "grad_weight", True)
     cdef void *pdb = _arr(grad_bias, dt, c, w, "grad_bias", True)
     cdef int rc
-    if dt == np.float32:
+    if dt is _DT_F32:
         with nogil:
             rc = fnn_batch_norm_backward_f32(n, c, s, <const float *>pg, <const float *>px, <const float *>pw,
                                              <const float *>pm, <const float *>pr, training, <float *>pdx,
@@ -271,19 +310,6 @@ cdef extern from "optim/optim_multi.h" nogil:
                                    double weight_decay, double momentum, int centered)
 
 
-cdef inline void *_ready_ptr(object x, int typenum, int64_t size, bint out):
-    """x's data when it is an ndarray C can use as it is (the checks of _arr
-    on type numbers and flags: these run per parameter per step), else NULL."""
-    if not isinstance(x, np.ndarray):
-        return NULL
-    cdef cnp.ndarray arr = <cnp.ndarray>x
-    if (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_ISALIGNED(arr) and cnp.PyArray_ISNOTSWAPPED(arr)
-            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_SIZE(arr) == size
-            and (not out or cnp.PyArray_ISWRITEABLE(arr))):
-        return cnp.PyArray_DATA(arr)
-    return NULL
-
-
 cdef class _OptimArgs:
     """The pointer tables of one optimizer call: n[i] elements and, per array
     argument k, ptr[k][i] for parameter i, after every check (nothing is
@@ -301,7 +327,7 @@ cdef class _OptimArgs:
         if self.count == 0:
             raise ValueError(f"{what}: no parameters")
         dt = _float_dtype(ps[0], what, "param")
-        self.f32 = dt == np.float32
+        self.f32 = dt is _DT_F32
         self.n = <int64_t *>PyMem_Malloc(self.count * sizeof(int64_t))
         self.ptr = <void **>PyMem_Calloc(5 * self.count, sizeof(void *))
         if not self.n or not self.ptr:

@@ -19,6 +19,7 @@ __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "leaky_relu",
            "layer_norm", "batch_norm", "dropout", "embedding", "scaled_dot_product_attention"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_INT64 = np.dtype(np.int64)
 
 # op codes of fastnn.h (FNN_ACT_*, FNN_ROW_*)
 _RELU, _LEAKY_RELU, _SIGMOID, _TANH, _GELU, _GELU_TANH = range(6)
@@ -373,12 +374,17 @@ def cross_entropy(input, target, reduction="mean", *, weight=None, ignore_index=
     row_loss = np.empty(rows, np.float64)
     if ops.is_class_index_target(t):
         try:
-            ti = ops.class_indices(t, rows, classes, name)
-        except ValueError:
+            # an int64 (rows,) target goes to C as it is: C checks the range
+            # (and the layout) before it writes anything, so the checks of
+            # class_indices (two reductions and a copy) run only to explain
+            # a failure
+            ti = t if t.dtype is _INT64 and t.shape == (rows,) else ops.class_indices(t, rows, classes, name)
+            loss = _C.cross_entropy_index(x, ti, grad, reduction, row_loss)
+        except (ValueError, TypeError):
             if np.shape(t) == (rows,) and np.any(t == ignore_index):  # targets torch ignores
                 return _functional_extra.cross_entropy_options(input, target, None, ignore_index, reduction, 0.0)
-            raise
-        loss = _C.cross_entropy_index(x, ti, grad, reduction, row_loss)
+            ti = ops.class_indices(t, rows, classes, name)  # raises, naming the bad range
+            loss = _C.cross_entropy_index(x, ti, grad, reduction, row_loss)  # a layout C could not read
     elif isinstance(t, np.ndarray) and t.dtype.kind == "f":
         if t.shape != x.shape:
             raise ValueError(f"{name}: probability target has shape {t.shape} but input has shape {x.shape}; "
