@@ -32,7 +32,8 @@ int fnn_threads_for(int64_t work, int64_t grain);
  *   what the caller alone would have taken (its own CPU time for its items,
  *   scaled to all of them), summed over recent regions (fnn_team_end).  When
  *   the losses outweigh the savings, the workers are late (or compete with
- *   the caller for its core); then every kernel runs serially for a while
+ *   the caller for its core, also between regions while they spin in
+ *   libgomp's wait); then every kernel runs serially for a while
  *   (fnn_team_threads returns 1), a window that doubles while the lateness
  *   persists, long enough that a probe costs a few percent at most, and
  *   starts short again once calls find the workers on time.
@@ -48,6 +49,7 @@ typedef struct {
     int64_t t_done; /* ns: the caller found no item left */
     int64_t c_fork; /* ns of the caller's CPU time at the fork */
     int64_t c_done; /* ... and when it found no item left */
+    int64_t gap_loss; /* ns the caller lost to preemption since its last region */
 } fnn_team;
 
 /* Test hook (fastnn._C._team_test_mode): AUTO judges lateness; the others
