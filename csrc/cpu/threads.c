@@ -200,6 +200,8 @@ void fnn_team_begin(fnn_team *tm, int64_t items) {
         tm->gap_loss = off_core;
 }
 
+void fnn_team_caller_enter(fnn_team *tm) { tm->c_enter = fnn_cpu_ns(); }
+
 void fnn_team_caller_done(fnn_team *tm) {
     tm->c_done = fnn_cpu_ns();
     tm->t_done = fnn_now_ns();
@@ -214,7 +216,7 @@ void fnn_team_test_delay(int tid) {
 
 void fnn_team_end(fnn_team *tm, int nt) {
     if (nt <= 1 || tm->t_done == 0) return;
-    const int64_t now = fnn_now_ns(), wall = now - tm->t_fork, work = tm->c_done - tm->c_fork;
+    const int64_t now = fnn_now_ns(), wall = now - tm->t_fork, work = tm->c_done - tm->c_enter;
     team_gap_t = now;
     team_gap_cpu = fnn_cpu_ns();
     team_gap_preempted = fnn_preemptions();

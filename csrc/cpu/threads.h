@@ -48,6 +48,7 @@ typedef struct {
     int64_t t_fork; /* ns: the region started */
     int64_t t_done; /* ns: the caller found no item left */
     int64_t c_fork; /* ns of the caller's CPU time at the fork */
+    int64_t c_enter; /* ... when it entered the region */
     int64_t c_done; /* ... and when it found no item left */
     int64_t gap_loss; /* ns the caller lost to preemption since its last region */
 } fnn_team;
@@ -75,11 +76,16 @@ static inline int64_t fnn_team_next(fnn_team *tm, int tid) {
     if (tid == 0 && i < tm->items) tm->mine++;
     return i;
 }
-/* Each thread on entering the region (test delays only). */
+/* Each thread on entering the region.  The caller's CPU time for its items
+ * starts here, not at fnn_team_begin: at the fork the caller may spin in
+ * libgomp for a worker still on its way back from the last region, and
+ * that wait is a loss of the threads, not work. */
 extern int fnn_team_mode;
 void fnn_team_test_delay(int tid);
-static inline void fnn_team_enter(int tid) {
+void fnn_team_caller_enter(fnn_team *tm);
+static inline void fnn_team_enter(fnn_team *tm, int tid) {
     if (fnn_team_mode >= FNN_TEAM_WORKER_LATE) fnn_team_test_delay(tid);
+    if (tid == 0) fnn_team_caller_enter(tm);
 }
 /* The caller (thread 0), after its last item, before the join. */
 void fnn_team_caller_done(fnn_team *tm);
@@ -123,7 +129,7 @@ static inline int fnn_team_for_begin(fnn_team *tm, int nt, int64_t n) {
         const int fnn_nt_ = fnn_team_for_begin(&fnn_tm_, (nt), fnn_n_);                                           \
         _Pragma("omp parallel num_threads(fnn_nt_) if (fnn_nt_ > 1)") {                                            \
             const int fnn_tid_ = fnn_omp_tid();                                                                    \
-            if (fnn_nt_ > 1) fnn_team_enter(fnn_tid_);                                                             \
+            if (fnn_nt_ > 1) fnn_team_enter(&fnn_tm_, fnn_tid_);                                                   \
             for (int64_t fnn_it_ = fnn_team_next(&fnn_tm_, fnn_tid_); fnn_it_ < fnn_tm_.items;                     \
                  fnn_it_ = fnn_team_next(&fnn_tm_, fnn_tid_))                                                      \
                 for (int64_t i = fnn_n_ * fnn_it_ / fnn_tm_.items, fnn_hi_ = fnn_n_ * (fnn_it_ + 1) / fnn_tm_.items; \
