@@ -200,7 +200,10 @@ void fnn_team_begin(fnn_team *tm, int64_t items) {
         tm->gap_loss = off_core;
 }
 
-void fnn_team_caller_enter(fnn_team *tm) { tm->c_enter = fnn_cpu_ns(); }
+void fnn_team_caller_enter(fnn_team *tm) {
+    tm->t_enter = fnn_now_ns();
+    tm->c_enter = fnn_cpu_ns();
+}
 
 void fnn_team_caller_done(fnn_team *tm) {
     tm->c_done = fnn_cpu_ns();
@@ -228,9 +231,10 @@ void fnn_team_end(fnn_team *tm, int nt) {
     int64_t serial = work * nt;
     if (tm->items > 0 && tm->mine > 0) serial = (int64_t)((double)work * (double)tm->items / (double)tm->mine);
     /* A caller that ran no item (the workers took them all before it
-     * started) tells nothing of their cost: the region lost only what the
-     * caller then waited at the join beyond what it had already spent. */
-    if (tm->items > 0 && tm->mine == 0) serial = wall - (now - tm->t_done) + (tm->t_done - tm->t_fork);
+     * entered the region) tells nothing of their cost; the region lost at
+     * least the caller's delay in entering it (libgomp's fork waiting for a
+     * worker not yet back from the last region, or the caller preempted). */
+    if (tm->items > 0 && tm->mine == 0) serial = wall - (tm->t_enter - tm->t_fork);
     int64_t loss = wall - serial;
     if (loss > 0 && loss < FNN_TEAM_NOISE_NS) loss = 0;
     loss += tm->gap_loss;

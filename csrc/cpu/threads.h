@@ -46,6 +46,7 @@ typedef struct {
     int64_t items;  /* items in this region */
     int64_t mine;   /* items the caller ran */
     int64_t t_fork; /* ns: the region started */
+    int64_t t_enter; /* ns: the caller entered the region */
     int64_t t_done; /* ns: the caller found no item left */
     int64_t c_fork; /* ns of the caller's CPU time at the fork */
     int64_t c_enter; /* ... when it entered the region */
