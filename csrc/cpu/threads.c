@@ -11,9 +11,13 @@
  * A pthread_atfork child handler marks the child, which then runs every
  * kernel on its calling thread only: correct results, no hang.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RUSAGE_THREAD */
+#endif
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
 #include <stdlib.h>
+#include <sys/resource.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -101,8 +105,18 @@ static int64_t fnn_clock_ns(clockid_t id) {
 }
 static int64_t fnn_now_ns(void) { return fnn_clock_ns(CLOCK_MONOTONIC); }
 /* CPU time of the calling thread: what its items cost, without the time it
- * waited for a core. */
+ * waited for a core.  (getrusage's is cheaper but lags by up to a
+ * scheduler tick.) */
 static int64_t fnn_cpu_ns(void) { return fnn_clock_ns(CLOCK_THREAD_CPUTIME_ID); }
+/* Times the calling thread was preempted (involuntary context switches),
+ * 0 where the system does not count them. */
+static int64_t fnn_preemptions(void) {
+#ifdef RUSAGE_THREAD
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0) return ru.ru_nivcsw;
+#endif
+    return 0;
+}
 
 /* ---------------------------------------------------------------- teams */
 
@@ -121,15 +135,25 @@ static int64_t fnn_cpu_ns(void) { return fnn_clock_ns(CLOCK_THREAD_CPUTIME_ID); 
 #define FNN_TEAM_CREDIT_NS 1000000
 #define FNN_TEAM_NOISE_NS 40000
 /* The serial window after a late region: from 8 ms, doubling while each
- * probe after a window finds the workers late again, up to 128 ms, and at
- * least FNN_TEAM_PROBE_RATIO times the loss of the late region, so a probe
- * costs at most a few percent of the time even when a late worker costs a
- * 12 ms time slice (up to 2 s).  A brief disturbance of a quiet machine
- * costs one short window. */
+ * probe after a window finds the workers late again, up to 128 ms; from the
+ * first late probe on, at least FNN_TEAM_PROBE_RATIO times the probe's
+ * loss, so probes cost a few percent of the time at most even when a late
+ * worker costs a 12 ms time slice (up to 2 s).  A brief disturbance of a
+ * quiet machine costs one 8 ms window. */
 #define FNN_TEAM_WINDOW_MIN_NS 8000000
 #define FNN_TEAM_WINDOW_MAX_NS 128000000
 #define FNN_TEAM_PROBE_RATIO 32
 #define FNN_TEAM_WINDOW_CAP_NS 2000000000
+/* Between two regions of one caller less than FNN_TEAM_GAP_NS apart, the
+ * workers still spin in libgomp's wait (~5 ms after a region with its
+ * default policy), so the process holds more cores than its caller uses:
+ * on a busy machine the caller is then preempted between regions, a cost
+ * of the threads that no region's own time shows.  The time a preempted
+ * caller spent off its core in such a gap is added to the next region's
+ * loss; a gap without preemption (the caller ran, or slept of its own
+ * accord) costs nothing. */
+#define FNN_TEAM_GAP_NS 10000000
+static _Thread_local int64_t team_gap_t, team_gap_cpu, team_gap_preempted; /* at the caller's last region end */
 
 int fnn_team_mode = FNN_TEAM_AUTO;
 static int64_t team_serial_until; /* ns; kernels called before then run serially */
@@ -170,6 +194,15 @@ void fnn_team_begin(fnn_team *tm, int64_t items) {
     tm->t_done = 0;
     tm->c_fork = fnn_cpu_ns();
     tm->t_fork = fnn_now_ns();
+    tm->gap_loss = 0;
+    const int64_t gap = tm->t_fork - team_gap_t, off_core = gap - (tm->c_fork - team_gap_cpu);
+    if (team_gap_t && gap < FNN_TEAM_GAP_NS && off_core > FNN_TEAM_NOISE_NS && fnn_preemptions() > team_gap_preempted)
+        tm->gap_loss = off_core;
+}
+
+void fnn_team_caller_enter(fnn_team *tm) {
+    tm->t_enter = fnn_now_ns();
+    tm->c_enter = fnn_cpu_ns();
 }
 
 void fnn_team_caller_done(fnn_team *tm) {
@@ -186,7 +219,10 @@ void fnn_team_test_delay(int tid) {
 
 void fnn_team_end(fnn_team *tm, int nt) {
     if (nt <= 1 || tm->t_done == 0) return;
-    const int64_t now = fnn_now_ns(), wall = now - tm->t_fork, work = tm->c_done - tm->c_fork;
+    const int64_t now = fnn_now_ns(), wall = now - tm->t_fork, work = tm->c_done - tm->c_enter;
+    team_gap_t = now;
+    team_gap_cpu = fnn_cpu_ns();
+    team_gap_preempted = fnn_preemptions();
     __atomic_fetch_add(&team_regions, 1, __ATOMIC_RELAXED);
     /* The caller alone: its items' CPU time scaled to all the items (items
      * of one region cost about the same); regions without counted items
@@ -195,11 +231,13 @@ void fnn_team_end(fnn_team *tm, int nt) {
     int64_t serial = work * nt;
     if (tm->items > 0 && tm->mine > 0) serial = (int64_t)((double)work * (double)tm->items / (double)tm->mine);
     /* A caller that ran no item (the workers took them all before it
-     * started) tells nothing of their cost: the region lost only what the
-     * caller then waited at the join beyond what it had already spent. */
-    if (tm->items > 0 && tm->mine == 0) serial = wall - (now - tm->t_done) + (tm->t_done - tm->t_fork);
+     * entered the region) tells nothing of their cost; the region lost at
+     * least the caller's delay in entering it (libgomp's fork waiting for a
+     * worker not yet back from the last region, or the caller preempted). */
+    if (tm->items > 0 && tm->mine == 0) serial = wall - (tm->t_enter - tm->t_fork);
     int64_t loss = wall - serial;
     if (loss > 0 && loss < FNN_TEAM_NOISE_NS) loss = 0;
+    loss += tm->gap_loss;
     int64_t bal = __atomic_load_n(&team_balance, __ATOMIC_RELAXED) - loss;
     if (bal > FNN_TEAM_CREDIT_NS) bal = FNN_TEAM_CREDIT_NS;
     if (bal >= -FNN_TEAM_LATE_NS) {
@@ -212,10 +250,12 @@ void fnn_team_end(fnn_team *tm, int nt) {
     }
     __atomic_store_n(&team_balance, 0, __ATOMIC_RELAXED);
     __atomic_fetch_add(&team_late, 1, __ATOMIC_RELAXED);
-    int64_t w = __atomic_load_n(&team_window, __ATOMIC_RELAXED) * 2;
+    const int64_t prev = __atomic_load_n(&team_window, __ATOMIC_RELAXED);
+    int64_t w = prev * 2;
     if (w < FNN_TEAM_WINDOW_MIN_NS) w = FNN_TEAM_WINDOW_MIN_NS;
     if (w > FNN_TEAM_WINDOW_MAX_NS) w = FNN_TEAM_WINDOW_MAX_NS;
-    if (w < FNN_TEAM_PROBE_RATIO * loss) w = FNN_TEAM_WINDOW_CAP_NS / FNN_TEAM_PROBE_RATIO < loss ? FNN_TEAM_WINDOW_CAP_NS : FNN_TEAM_PROBE_RATIO * loss;
+    if (prev > 0 && w < FNN_TEAM_PROBE_RATIO * loss)
+        w = FNN_TEAM_WINDOW_CAP_NS / FNN_TEAM_PROBE_RATIO < loss ? FNN_TEAM_WINDOW_CAP_NS : FNN_TEAM_PROBE_RATIO * loss;
     __atomic_store_n(&team_window, w, __ATOMIC_RELAXED);
     __atomic_store_n(&team_last_late, now, __ATOMIC_RELAXED);
     __atomic_store_n(&team_serial_until, now + w, __ATOMIC_RELAXED);

@@ -32,7 +32,8 @@ int fnn_threads_for(int64_t work, int64_t grain);
  *   what the caller alone would have taken (its own CPU time for its items,
  *   scaled to all of them), summed over recent regions (fnn_team_end).  When
  *   the losses outweigh the savings, the workers are late (or compete with
- *   the caller for its core); then every kernel runs serially for a while
+ *   the caller for its core, also between regions while they spin in
+ *   libgomp's wait); then every kernel runs serially for a while
  *   (fnn_team_threads returns 1), a window that doubles while the lateness
  *   persists, long enough that a probe costs a few percent at most, and
  *   starts short again once calls find the workers on time.
@@ -45,9 +46,12 @@ typedef struct {
     int64_t items;  /* items in this region */
     int64_t mine;   /* items the caller ran */
     int64_t t_fork; /* ns: the region started */
+    int64_t t_enter; /* ns: the caller entered the region */
     int64_t t_done; /* ns: the caller found no item left */
     int64_t c_fork; /* ns of the caller's CPU time at the fork */
+    int64_t c_enter; /* ... when it entered the region */
     int64_t c_done; /* ... and when it found no item left */
+    int64_t gap_loss; /* ns the caller lost to preemption since its last region */
 } fnn_team;
 
 /* Test hook (fastnn._C._team_test_mode): AUTO judges lateness; the others
@@ -73,11 +77,16 @@ static inline int64_t fnn_team_next(fnn_team *tm, int tid) {
     if (tid == 0 && i < tm->items) tm->mine++;
     return i;
 }
-/* Each thread on entering the region (test delays only). */
+/* Each thread on entering the region.  The caller's CPU time for its items
+ * starts here, not at fnn_team_begin: at the fork the caller may spin in
+ * libgomp for a worker still on its way back from the last region, and
+ * that wait is a loss of the threads, not work. */
 extern int fnn_team_mode;
 void fnn_team_test_delay(int tid);
-static inline void fnn_team_enter(int tid) {
+void fnn_team_caller_enter(fnn_team *tm);
+static inline void fnn_team_enter(fnn_team *tm, int tid) {
     if (fnn_team_mode >= FNN_TEAM_WORKER_LATE) fnn_team_test_delay(tid);
+    if (tid == 0) fnn_team_caller_enter(tm);
 }
 /* The caller (thread 0), after its last item, before the join. */
 void fnn_team_caller_done(fnn_team *tm);
@@ -121,7 +130,7 @@ static inline int fnn_team_for_begin(fnn_team *tm, int nt, int64_t n) {
         const int fnn_nt_ = fnn_team_for_begin(&fnn_tm_, (nt), fnn_n_);                                           \
         _Pragma("omp parallel num_threads(fnn_nt_) if (fnn_nt_ > 1)") {                                            \
             const int fnn_tid_ = fnn_omp_tid();                                                                    \
-            if (fnn_nt_ > 1) fnn_team_enter(fnn_tid_);                                                             \
+            if (fnn_nt_ > 1) fnn_team_enter(&fnn_tm_, fnn_tid_);                                                   \
             for (int64_t fnn_it_ = fnn_team_next(&fnn_tm_, fnn_tid_); fnn_it_ < fnn_tm_.items;                     \
                  fnn_it_ = fnn_team_next(&fnn_tm_, fnn_tid_))                                                      \
                 for (int64_t i = fnn_n_ * fnn_it_ / fnn_tm_.items, fnn_hi_ = fnn_n_ * (fnn_it_ + 1) / fnn_tm_.items; \
