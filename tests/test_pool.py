@@ -125,12 +125,56 @@ def test_max_pool_2x2_stride_2_ties_nan_and_odd_sizes(isa, dtype):
     x[1, 2, :2, :2] = -np.inf
     with using(isa=isa):
         y, am = ops.max_pool2d(x, 2)
-    win = x[:, :, :8, :6].reshape(2, 3, 4, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(2, 3, 4, 3, 4)
+    want_y, want_idx = max_pool_2x2_reference(x)
+    np.testing.assert_array_equal(am, want_idx)
+    np.testing.assert_array_equal(y, want_y)
+
+
+def max_pool_2x2_reference(x):
+    """2x2 / stride-2 max pooling in NumPy: the value and plane index of the
+    first maximum of each window in row-major order, or of its last NaN."""
+    n, c, h, w = x.shape
+    p, q = h // 2, w // 2
+    win = x[:, :, :2 * p, :2 * q].reshape(n, c, p, 2, q, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, p, q, 4)
     nan = np.isnan(win)
     last_nan = 3 - np.argmax(nan[..., ::-1], axis=-1)
     first_max = np.argmax(np.where(nan, -np.inf, win), axis=-1)
     k = np.where(nan.any(-1), last_nan, first_max)
-    oh, ow = np.meshgrid(np.arange(4), np.arange(3), indexing="ij")
-    want_idx = (2 * oh + k // 2) * 7 + 2 * ow + k % 2
-    np.testing.assert_array_equal(am, want_idx)
-    np.testing.assert_array_equal(y, np.take_along_axis(win, k[..., None], -1)[..., 0])
+    oh, ow = np.meshgrid(np.arange(p), np.arange(q), indexing="ij")
+    return np.take_along_axis(win, k[..., None], -1)[..., 0], (2 * oh + k // 2) * w + 2 * ow + k % 2
+
+
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_max_pool_2x2_every_width(isa, dtype):
+    """The vector path's edges: widths below, at and past one and two vector
+    lengths (16 floats, 8 doubles on AVX-512), odd widths whose last column
+    is dropped, planes of one window; NaNs of both signs, -inf, -0 and ties
+    in the tail lanes too.  Forward and backward bit-identical at 1 and 2 threads; the
+    backward is the scatter of grad_out onto the argmax (a -0 gradient as +0)."""
+    rng = np.random.default_rng(7)
+    for h, w in [(2, 2), (3, 3), (2, 5), (4, 14), (5, 17), (2, 31), (3, 32), (2, 33), (4, 47), (2, 66)]:
+        x = rng.integers(-2, 3, (2, 2, h, w)).astype(dtype)
+        flat = x.reshape(-1)
+        flat[rng.integers(0, flat.size, 4)] = np.nan
+        flat[rng.integers(0, flat.size, 4)] = -np.nan  # the sign bit shows which NaN won
+        flat[rng.integers(0, flat.size, 6)] = -np.inf
+        flat[rng.integers(0, flat.size, 6)] = -0.0  # ties with 0: the first keeps its sign
+        x[1, 1] = -np.inf  # a plane of -inf only: the first of each window
+        gy = rng.standard_normal((2, 2, h // 2, w // 2)).astype(dtype)
+        gy[0, 0, 0, 0] = -0.0
+        with using(isa=isa):
+            res = []
+            for nt in (1, 2):
+                with using(threads=nt):
+                    y, am = ops.max_pool2d(x, 2)
+                    res.append((y, am, ops.max_pool2d_backward(gy, am, x.shape)))
+        assert_bit_identical(res)
+        y, am, gx = res[0]
+        want_y, want_idx = max_pool_2x2_reference(x)
+        np.testing.assert_array_equal(am, want_idx, err_msg=f"{h}x{w}")
+        assert y.tobytes() == want_y.astype(dtype).tobytes(), f"{h}x{w}"
+        want = np.zeros((4, h * w), dtype)
+        for i in range(4):
+            np.add.at(want[i], am.reshape(4, -1)[i], gy.reshape(4, -1)[i])
+        assert gx.tobytes() == want.reshape(x.shape).tobytes(), f"{h}x{w}"

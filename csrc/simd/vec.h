@@ -73,3 +73,7 @@
 #define v_pow2i VS(pow2i)
 #define v_reduce_add VS(reduce_add)
 #define v_reduce_max VS(reduce_max)
+#define v_deinterleave VS(deinterleave)
+#define v_isnan VS(isnan)
+#define v_mask_or VS(mask_or)
+#define v_store_i32_part VS(store_i32_part)

@@ -87,4 +87,28 @@ static inline double vs_f64_reduce_max(__m256d v) {
     __m128d s = _mm_max_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
     return _mm_cvtsd_f64(_mm_max_sd(s, _mm_unpackhi_pd(s, s)));
 }
+
+/* Even and odd lanes of the pair (a, b) taken as one array of 2*VL elements;
+ * lane tests and mask union; truncating conversion to int32 with a store of
+ * the first n lanes (n > 0). */
+static inline void vs_f32_deinterleave(__m256 a, __m256 b, __m256 *even, __m256 *odd) {
+    /* in-lane shuffles give a0 a2 b0 b2 | a4 a6 b4 b6; the 64-bit permute orders the pairs */
+    *even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xd8));
+    *odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xdd)), 0xd8));
+}
+static inline void vs_f64_deinterleave(__m256d a, __m256d b, __m256d *even, __m256d *odd) {
+    *even = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), 0xd8);
+    *odd = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), 0xd8);
+}
+static inline __m256 vs_f32_isnan(__m256 a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+static inline __m256d vs_f64_isnan(__m256d a) { return _mm256_cmp_pd(a, a, _CMP_UNORD_Q); }
+static inline __m256 vs_f32_mask_or(__m256 a, __m256 b) { return _mm256_or_ps(a, b); }
+static inline __m256d vs_f64_mask_or(__m256d a, __m256d b) { return _mm256_or_pd(a, b); }
+static inline void vs_f32_store_i32_part(int32_t *p, __m256 v, int64_t n) {
+    _mm256_maskstore_epi32(p, fnn_avx2_tail_mask32(FNN_MIN(n, 8)), _mm256_cvttps_epi32(v));
+}
+static inline void vs_f64_store_i32_part(int32_t *p, __m256d v, int64_t n) {
+    const __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32((int)FNN_MIN(n, 4)), _mm_setr_epi32(0, 1, 2, 3));
+    _mm_maskstore_epi32(p, m, _mm256_cvttpd_epi32(v));
+}
 #endif

@@ -64,4 +64,28 @@ static inline __m512 vs_f32_div_nr(__m512 a, __m512 b) {
     return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(b, q, a), q); /* error ~ 2^-28 + rounding */
 }
 static inline __m512d vs_f64_div_nr(__m512d a, __m512d b) { return _mm512_div_pd(a, b); }
+
+/* Even and odd lanes of the pair (a, b) taken as one array of 2*VL elements;
+ * lane tests and mask union; truncating conversion to int32 with a store of
+ * the first n lanes (n > 0). */
+static inline void vs_f32_deinterleave(__m512 a, __m512 b, __m512 *even, __m512 *odd) {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    *even = _mm512_permutex2var_ps(a, ie, b);
+    *odd = _mm512_permutex2var_ps(a, _mm512_add_epi32(ie, _mm512_set1_epi32(1)), b);
+}
+static inline void vs_f64_deinterleave(__m512d a, __m512d b, __m512d *even, __m512d *odd) {
+    const __m512i ie = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    *even = _mm512_permutex2var_pd(a, ie, b);
+    *odd = _mm512_permutex2var_pd(a, _mm512_add_epi64(ie, _mm512_set1_epi64(1)), b);
+}
+static inline __mmask16 vs_f32_isnan(__m512 a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+static inline __mmask8 vs_f64_isnan(__m512d a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
+static inline __mmask16 vs_f32_mask_or(__mmask16 a, __mmask16 b) { return (__mmask16)(a | b); }
+static inline __mmask8 vs_f64_mask_or(__mmask8 a, __mmask8 b) { return (__mmask8)(a | b); }
+static inline void vs_f32_store_i32_part(int32_t *p, __m512 v, int64_t n) {
+    _mm512_mask_storeu_epi32(p, fnn_avx512_tail_f32(n), _mm512_cvttps_epi32(v));
+}
+static inline void vs_f64_store_i32_part(int32_t *p, __m512d v, int64_t n) {
+    _mm256_mask_storeu_epi32(p, fnn_avx512_tail_f64(n), _mm512_cvttpd_epi32(v));
+}
 #endif

@@ -30,3 +30,7 @@
 #undef v_pow2i
 #undef v_reduce_add
 #undef v_reduce_max
+#undef v_deinterleave
+#undef v_isnan
+#undef v_mask_or
+#undef v_store_i32_part

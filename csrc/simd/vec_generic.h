@@ -40,7 +40,11 @@
         bits = (TI)((bits + BIAS) << MANT); memcpy(&t, &bits, sizeof t); return t;             \
     }                                                                                          \
     static inline T vs_##S##_reduce_add(T v) { return v; }                                     \
-    static inline T vs_##S##_reduce_max(T v) { return v; }
+    static inline T vs_##S##_reduce_max(T v) { return v; }                                     \
+    static inline void vs_##S##_deinterleave(T a, T b, T *even, T *odd) { *even = a; *odd = b; } \
+    static inline int vs_##S##_isnan(T a) { return a != a; }                                   \
+    static inline int vs_##S##_mask_or(int a, int b) { return a | b; }                        \
+    static inline void vs_##S##_store_i32_part(int32_t *p, T v, int64_t n) { if (n > 0) *p = (int32_t)v; }
 
 FNN_GEN_OPS(f32, float, uint32_t, 12582912.0f, 127u, 23)
 FNN_GEN_OPS(f64, double, uint64_t, 6755399441055744.0, 1023u, 52)
