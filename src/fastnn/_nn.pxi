@@ -43,8 +43,7 @@ cdef inline void *_ready_ptr(object x, int typenum, int64_t size, bint out):
     if not isinstance(x, np.ndarray):
         return NULL
     cdef cnp.ndarray arr = <cnp.ndarray>x
-    if (cnp.PyArray_TYPE(arr) == typenum and cnp.PyArray_ISALIGNED(arr) and cnp.PyArray_ISNOTSWAPPED(arr)
-            and cnp.PyArray_IS_C_CONTIGUOUS(arr) and cnp.PyArray_SIZE(arr) == size
+    if (cnp.PyArray_TYPE(arr) == typenum and _usable(arr) and cnp.PyArray_SIZE(arr) == size
             and (not out or cnp.PyArray_ISWRITEABLE(arr))):
         return cnp.PyArray_DATA(arr)
     return NULL
@@ -333,32 +332,27 @@ cdef class _OptimArgs:
         if not self.n or not self.ptr:
             raise MemoryError()
         cdef Py_ssize_t i
-        cdef int tn = cnp.NPY_FLOAT32 if self.f32 else cnp.NPY_FLOAT64
         for i in range(self.count):
             self.n[i] = cnp.PyArray_SIZE(<cnp.ndarray>ps[i]) if isinstance(ps[i], np.ndarray) else 0
-            self.ptr[i] = _ready_ptr(ps[i], tn, self.n[i], True)
-            if self.ptr[i] == NULL:
-                self.ptr[i] = _arr(ps[i], dt, self.n[i], what, "param", True)
+        self.take(0, ps, "param", True, False)
 
     def __dealloc__(self):
         PyMem_Free(self.n)
         PyMem_Free(self.ptr)
 
     cdef void **take(self, int k, arrays, str name, bint out, bint optional) except NULL:
-        """Check argument k (1-4) and fill its pointer table."""
+        """Check argument k (0: the parameters, 1-4: gradients and state)
+        and fill its pointer table."""
         cdef void **t = self.ptr + k * self.count
         if arrays is None and optional:
             return t  # every pointer null
         xs = arrays if isinstance(arrays, (list, tuple)) else (arrays,)
         if len(xs) != self.count:
             raise ValueError(f"{self.what}: {len(xs)} {name} arrays for {self.count} parameters")
-        dt = np.float32 if self.f32 else np.float64
-        cdef int tn = cnp.NPY_FLOAT32 if self.f32 else cnp.NPY_FLOAT64
+        dt = _DT_F32 if self.f32 else _DT_F64
         cdef Py_ssize_t i
         for i in range(self.count):
-            t[i] = _ready_ptr(xs[i], tn, self.n[i], out)
-            if t[i] == NULL:
-                t[i] = _arr(xs[i], dt, self.n[i], self.what, name, out, optional)
+            t[i] = _arr(xs[i], dt, self.n[i], self.what, name, out, optional)
         return t
 
 

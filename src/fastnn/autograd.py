@@ -462,6 +462,9 @@ def _rebuild_tensor(cls, data, requires_grad, grad):
 # needs_grad(*xs), edge(x), record(node, inputs, outputs) and wrap(array):
 # the extension's (src/fastnn/_autograd.pxi)
 needs_grad, edge, record, wrap = _C.needs_grad, _C.edge, _C.record, _C.wrap
+for _name, _field in _C.tensor_fields().items():
+    setattr(Tensor, _name, _field)
+_C.autograd_setup(Tensor, AccumulateGrad, DONE)
 
 
 # ---------------------------------------------------------------- engine
@@ -501,11 +504,11 @@ def backward(tensors, grad_tensors=None, retain_graph=False):
                 raise RuntimeError(f"backward: gradient has shape {g.shape}, the tensor {t.data.shape}")
             if g.dtype != t.data.dtype:
                 g = g.astype(t.data.dtype)
-        roots.append((edge(t), g, t))
+        roots.append((edge(t), g))
     outer = _callbacks
     _callbacks = []
     try:
-        _C.run_backward([(e, g) for e, g, _ in roots], retain_graph, _callbacks, _raise_freed)
+        _C.run_backward(roots, retain_graph, _callbacks, _raise_freed)
     finally:
         _callbacks = outer
 
@@ -560,11 +563,6 @@ class _FunctionNode(Node):
 
     def release(self):
         self.ctx._saved = None
-
-
-for _name, _field in _C.tensor_fields().items():
-    setattr(Tensor, _name, _field)
-_C.autograd_setup(Tensor, AccumulateGrad, DONE)
 
 
 class Function:

@@ -98,15 +98,9 @@ class Optimizer:
     def _batches(items, key):
         """items (parameter, state) split so that each batch is one C call:
         by dtype and by key(state) (what the update's scalars depend on)."""
-        first_p, first_st = items[0]
-        k0 = (first_p.data.dtype, key(first_st))
-        batches = {k0: []}
+        batches = {}
         for p, st in items:
-            k = (p.data.dtype, key(st))
-            b = batches.get(k)
-            if b is None:
-                b = batches[k] = []
-            b.append((p, st))
+            batches.setdefault((p.data.dtype, key(st)), []).append((p, st))
         return batches.items()
 
     def _zeros(self, p):
