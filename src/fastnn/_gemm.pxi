@@ -146,15 +146,22 @@ def gemm_raw(transa, transb, int64_t m, int64_t n, int64_t k, double alpha, a, i
     cdef void *pa = NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
     cdef void *pb = NULL if b is None else cnp.PyArray_DATA(<cnp.ndarray>b)
     cdef void *pc = NULL if c is None else cnp.PyArray_DATA(<cnp.ndarray>c)
-    cdef int rc
+    args = (cta, ctb, m, n, k, alpha, lda, ldb, beta, ldc)
     if dt == np.float32:
-        with nogil:
-            rc = fnn_sgemm(cta, ctb, m, n, k, <float>alpha, <const float *>pa, lda, <const float *>pb, ldb,
-                           <float>beta, <float *>pc, ldc)
-    else:
-        with nogil:
-            rc = fnn_dgemm(cta, ctb, m, n, k, alpha, <const double *>pa, lda, <const double *>pb, ldb,
-                           beta, <double *>pc, ldc)
+        return _gemm_raw(<float *>pa, <float *>pb, <float *>pc, args)
+    return _gemm_raw(<double *>pa, <double *>pb, <double *>pc, args)
+
+
+cdef int _gemm_raw(const real *a, const real *b, real *c, tuple args):
+    cdef char ta = args[0], tb = args[1]
+    cdef int64_t m = args[2], n = args[3], k = args[4], lda = args[6], ldb = args[7], ldc = args[9]
+    cdef double alpha = args[5], beta = args[8]
+    cdef int rc
+    with nogil:
+        if real is float:
+            rc = fnn_sgemm(ta, tb, m, n, k, <float>alpha, a, lda, b, ldb, <float>beta, c, ldc)
+        else:
+            rc = fnn_dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     return rc
 
 
