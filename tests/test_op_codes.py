@@ -60,6 +60,10 @@ def test_c_rejects_unknown_codes_writing_nothing():
     with pytest.raises(ValueError, match="row_forward: invalid arguments"):
         _C.row_forward(_C.ROW_LOG_SOFTMAX + 1, x, y, 5)
     assert (y == 7).all()
+    logits, grad, rows = np.zeros((2, 3), np.float32), np.full((2, 3), 7.0, np.float32), np.full(2, 7.0)
+    with pytest.raises(ValueError, match="cross_entropy: invalid arguments"):  # an unknown reduction
+        _C.cross_entropy_index(logits, np.zeros(2, np.int64), grad, "avg", rows)
+    assert (grad == 7).all() and (rows == 7).all()
     out = np.full((2, 3), 7.0)
     with pytest.raises(ValueError, match="linear: invalid arguments"):
         _C.linear(np.ones((2, 4)), np.ones((3, 4)), None, out, _C.ACT_COUNT, 0.0)

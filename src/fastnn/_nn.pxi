@@ -116,12 +116,6 @@ cdef inline object _dtype_of(real *kind):
     return _DT_F64
 
 
-cdef int _reduction(object reduction, str what) except -1:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{what}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    return REDUCTIONS[reduction]
-
-
 # ---------------------------------------------------------------- cross-entropy
 
 def cross_entropy_index(logits, target, grad, reduction, row_loss):
@@ -144,7 +138,9 @@ cdef double _cross_entropy(real *kind, bint prob, logits, target, grad, reductio
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: logits must be 2-D, got shape {logits.shape}")
     cdef int64_t rows = logits.shape[0], cols = logits.shape[1]
-    cdef int red = _reduction(reduction, "cross_entropy")
+    # an unknown name goes to C as -1, which C refuses (FNN_EINVAL) before
+    # it writes anything; fastnn.ops and nn.functional name the valid ones
+    cdef int red = REDUCTIONS.get(reduction, -1)
     cdef const real *px = <const real *>_arr(logits, dt, rows * cols, "cross_entropy", "logits")
     cdef const void *pt = _arr(target, dt if prob else np.int64, rows * cols if prob else rows, "cross_entropy",
                                "target")
