@@ -402,7 +402,7 @@ def rnn_layer_backward(int mode, x, w_ih, w_hh, h0, c0, y, cells, gates, grad_y,
     cdef void *pgy = _arr(grad_y, dt, steps * batch * hid, w, "grad_y", False, True)
     cdef void *pghn = _arr(grad_hn, dt, batch * hid, w, "grad_hn", False, True)
     cdef void *pgcn = _arr(grad_cn, dt, batch * hid, w, "grad_cn", False, True)
-    cdef void *pgx = _arr(grad_x, dt, steps * batch * inp, w, "grad_x", True)
+    cdef void *pgx = _arr(grad_x, dt, steps * batch * inp, w, "grad_x", True, True)
     cdef void *pgwi = _arr(grad_w_ih, dt, g * hid * inp, w, "grad_weight_ih", True)
     cdef void *pgwh = _arr(grad_w_hh, dt, g * hid * hid, w, "grad_weight_hh", True)
     cdef void *pgbi = _arr(grad_b_ih, dt, g * hid, w, "grad_bias_ih", True, True)

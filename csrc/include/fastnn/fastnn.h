@@ -299,7 +299,8 @@ int fnn_rnn_layer_forward_f64(int mode, int64_t steps, int64_t batch, int64_t n_
                               const double *h0, const double *c0, double *y, double *cells, double *gates);
 /* Backward through time from grad_y (steps, batch, hid; NULL: zeros) and the
  * gradients of the final state grad_hn, grad_cn (NULL: zeros).  grad_x is
- * overwritten; grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh are added to (the
+ * overwritten (NULL: not computed, for an input that needs no gradient);
+ * grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh are added to (the
  * bias ones may be NULL); grad_h0 (and for LSTM grad_c0) are overwritten. */
 int fnn_rnn_layer_backward_f32(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const float *x,
                                const float *w_ih, const float *w_hh, const float *h0, const float *c0,
