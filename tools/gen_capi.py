@@ -1,8 +1,10 @@
 """Generate fastnn's C API declarations from csrc/include/fastnn/fastnn.h.
 
 fastnn.h is the one source of the C API: its prototypes (in table order),
-its `#define FNN_*` constants and its `ABI major.minor` lines.  From it this
-writes
+its `#define FNN_*` constants and its ABI lines, `/* ==== ABI 1.2: what that
+version added ==== */`, each heading the functions that ABI minor appended
+to the table (its `/* ---- topic ---- */` lines title them in the outputs).
+From it this writes
 
   - csrc/include/fastnn/fastnn_capi_table.h: FNN_CAPI_ABI_MAJOR/MINOR and
     the FNN_CAPI_FUNCTIONS(X) list (the part between the generated-code
@@ -63,6 +65,7 @@ ONE_LINE_COMMENT = re.compile(r"/\*\s*(.*?)\s*\*/")
 DEFINE = re.compile(r"#\s*define\s+(FNN_\w+)\s*(.*?)\s*(?:/\*\s*(.*?)\s*\*/)?")
 INT_VALUE = re.compile(r"\(?\s*(-?\d+)\s*\)?")
 PROTOTYPE = re.compile(r"((?:const\s+)?\w+(?:\s*\*)*)\s*\b(fnn_\w+)\s*\((.*)\)\s*;")
+TRAILING_COMMENT = re.compile(r"/\*.*?\*/")
 PARAM = re.compile(r"((?:const\s+)?(\w+)\s*((?:\*\s*)*))(\w+)")
 
 
@@ -149,11 +152,11 @@ def parse_header(text):
             last_comment = None if not line else last_comment
             continue
         start = i
-        decl = line
+        decl = TRAILING_COMMENT.sub("", line).strip()
         while not decl.endswith(";"):  # a declaration over several lines
             if i >= len(lines) or lines[i].strip().startswith(("#", "/*")):
                 raise CapiError(f"fastnn.h:{start}: cannot read the declaration {decl!r} (no ';')")
-            decl += " " + lines[i].strip()
+            decl += " " + TRAILING_COMMENT.sub("", lines[i]).strip()
             i += 1
         m = PROTOTYPE.fullmatch(_norm(decl))
         if not m:

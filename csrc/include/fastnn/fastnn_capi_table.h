@@ -7,10 +7,11 @@
  *
  * ABI rules
  *  - The first three fields (abi_major, abi_minor, size) never move.
- *  - The table is append-only: a new function is added at the END of
- *    FNN_CAPI_FUNCTIONS and FNN_CAPI_ABI_MINOR goes up by one (once per
- *    batch of additions, marked by an "ABI 1.x" comment in the list).
- *    Existing entries never change position, name or signature.
+ *  - The table is append-only: a new function is declared at the END of
+ *    fastnn.h, under a new "ABI 1.x" line there (once per batch of
+ *    additions), which appends it to FNN_CAPI_FUNCTIONS and puts
+ *    FNN_CAPI_ABI_MINOR up by one.  Existing entries never change position,
+ *    name or signature (tools/gen_capi.py refuses to, without a major bump).
  *    (Convolution and pooling were appended this way, as ABI 1.1; recurrent
  *    cells and layers, embedding and attention as ABI 1.2; masked attention
  *    as ABI 1.3.)
@@ -23,7 +24,10 @@
  *
  * FNN_CAPI_FUNCTIONS(X) calls X(ret, name, params) once per entry, in table
  * order; entry `name` is the fastnn.h function fnn_<name>.  The table, the
- * list of names in fastnn._C and the tests derive from this one list.
+ * list of names in fastnn._C and the tests derive from this list, which
+ * tools/gen_capi.py writes, with the ABI version, from fastnn.h's
+ * prototypes and ABI lines (as it writes fastnn_capi.h's names and the .pxd
+ * files): edit fastnn.h and run it, never the generated part below.
  */
 #ifndef FASTNN_CAPI_TABLE_H
 #define FASTNN_CAPI_TABLE_H
