@@ -270,7 +270,7 @@ def table_list(api):
     for f in api.functions:
         if f.minor != minor:
             note = next(m[2] for m in api.markers if m[1] == f.minor)
-            extra = " (new entries go at the end)" if f.minor == 0 else ""
+            extra = " (new entries go at the end of fastnn.h)" if f.minor == 0 else ""
             title = f" {note}" if note else ""
             rows.append(f"    /* ---- ABI {f.major}.{f.minor}{extra} ----{title} */")
             minor = f.minor

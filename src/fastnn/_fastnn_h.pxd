@@ -189,7 +189,7 @@ cdef extern from "fastnn/fastnn.h" nogil:
                                     int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                                     const double *grad_out, double *grad_x)
 
-    # ---- ABI 1.2: recurrent layers, embedding, attention
+    # ---- ABI 1.2: recurrent cells and layers, embedding, attention
     # recurrent cells (one time step, rows = batch, n = hidden)
     int fnn_rnn_tanh_cell_forward_f32(int64_t rows, int64_t n, const float *pre, float *h)
     int fnn_rnn_tanh_cell_forward_f64(int64_t rows, int64_t n, const double *pre, double *h)

@@ -310,7 +310,7 @@ int fnn_avg_pool2d_backward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int6
                                 int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                                 const double *grad_out, double *grad_x);
 
-/* ==== ABI 1.2: recurrent layers, embedding, attention =================== */
+/* ==== ABI 1.2: recurrent cells and layers, embedding, attention ========= */
 /* ---- recurrent cells (one time step, rows = batch, n = hidden) ------ */
 /* PyTorch's gate order and formulas; pre-activations include both biases.
  * RNN: h = tanh(pre), pre rows x n (h may equal pre).  Backward:

@@ -48,7 +48,7 @@ extern "C" {
 
 /* clang-format off */
 #define FNN_CAPI_FUNCTIONS(X)                                                                                    \
-    /* ---- ABI 1.0 (new entries go at the end) ---- */                                                          \
+    /* ---- ABI 1.0 (new entries go at the end of fastnn.h) ---- */                                              \
     /* threads and ISA */                                                                                        \
     X(int, get_num_threads, (void))                                                                              \
     X(int, set_num_threads, (int n))                                                                             \
@@ -194,7 +194,7 @@ extern "C" {
     X(int, avg_pool2d_backward_f64, (int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,         \
                                      int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,           \
                                      const double *grad_out, double *grad_x))                                    \
-    /* ---- ABI 1.2 ---- recurrent layers, embedding, attention */                                               \
+    /* ---- ABI 1.2 ---- recurrent cells and layers, embedding, attention */                                     \
     /* recurrent cells (one time step, rows = batch, n = hidden) */                                              \
     X(int, rnn_tanh_cell_forward_f32, (int64_t rows, int64_t n, const float *pre, float *h))                     \
     X(int, rnn_tanh_cell_forward_f64, (int64_t rows, int64_t n, const double *pre, double *h))                   \
