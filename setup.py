@@ -6,6 +6,7 @@ select their instruction set with `#pragma GCC target` inside their own files;
 the build itself targets plain x86-64 (never the build machine's own ISA).  A probe drops an
 ISA the compiler cannot target.
 """
+import importlib.util
 import os
 import platform
 import shutil
@@ -66,6 +67,26 @@ def copy_public_headers():
     shutil.copy2(os.path.join(HERE, "src", "fastnn", "capi.pxd"), dst)
 
 
+def check_generated_capi():
+    """fastnn.h is the one source of the C API: refuse to build when the
+    files tools/gen_capi.py makes from it (the table list, fastnn_capi.h's
+    names, the .pxd files) no longer match it.  A tree without tools/ (an
+    sdist) builds the files it has."""
+    gen = os.path.join(HERE, "tools", "gen_capi.py")
+    if not os.path.exists(gen):
+        return
+    spec = importlib.util.spec_from_file_location("gen_capi", gen)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    try:
+        stale = mod.stale(HERE)
+    except mod.CapiError as e:
+        sys.exit(f"setup.py: tools/gen_capi.py: {e}")
+    if stale:
+        sys.exit("setup.py: not what fastnn.h makes now (run python tools/gen_capi.py): " + ", ".join(stale))
+
+
+check_generated_capi()
 copy_public_headers()
 c_sources = sorted(glob(os.path.join(CSRC, "**", "*.c"), recursive=True))
 macros = isa_macros() + [("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]

@@ -135,7 +135,7 @@ NULLABLE = {"batch_norm_forward": {"weight", "bias"}, "batch_norm_backward": {"w
             "gru_cell_forward": {"h_prev"}, "gru_cell_backward": {"h_prev"},
             # mode 0 (tanh RNN) in the valid call: no cells or gates
             "rnn_layer_forward": {"b_ih", "b_hh", "h0", "c0", "cells", "gates"},
-            "rnn_layer_backward": {"h0", "c0", "cells", "gates", "grad_y", "grad_hn", "grad_cn", "grad_b_ih",
+            "rnn_layer_backward": {"h0", "c0", "cells", "gates", "grad_y", "grad_hn", "grad_cn", "grad_x", "grad_b_ih",
                                    "grad_b_hh", "grad_c0"},
             "attention_masked_forward": {"mask", "key_mask"}, "attention_masked_backward": {"mask", "key_mask"}}
 # Convolution and pooling entries take a geometry instead: the scalar

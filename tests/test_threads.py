@@ -48,8 +48,8 @@ def _run_all(cases):
 
 def _loops(rows):
     """Kernels whose iterations are a team's items (FNN_TEAM_FOR): norms,
-    pooling, depthwise convolution and cross-entropy, forward and backward,
-    on sizes that use two threads."""
+    pooling, depthwise and stride-1 convolution, cross-entropy, attention and
+    embedding, forward and backward, on sizes that use two threads."""
     rng = np.random.default_rng(6)
     img = rng.standard_normal((16, 16, 64, 64)).astype(np.float32)
     w_ln = rng.standard_normal(700).astype(np.float32)
@@ -60,7 +60,16 @@ def _loops(rows):
     ap = ops.avg_pool2d(img, 3)
     dw = ops.conv2d(img, w_dw, padding=1, groups=16)
     loss, grad = ops.cross_entropy(rows, rng.integers(0, 700, 400))[:2]
-    return [y, mean, rstd, *ops.layer_norm_backward(rows, rows, w_ln, mean, rstd),
+    small, w_c = img[:, :3, :28, :28].copy(), rng.standard_normal((6, 3, 5, 5)).astype(np.float32)
+    conv = ops.conv2d(small, w_c, padding=2)
+    q, k, v = (rng.standard_normal((8, 8, 64, 32)).astype(np.float32) for _ in range(3))
+    att = ops.scaled_dot_product_attention(q, k, v, causal=True)
+    idx = rng.integers(0, 300, 4096)
+    emb = ops.embedding(idx, rows[:300])
+    extra = [conv, *ops.conv2d_backward(conv, small, w_c, padding=2), att,
+             *ops.scaled_dot_product_attention_backward(att, q, k, v, causal=True), emb,
+             ops.embedding_backward(emb, idx, 300)]
+    return extra + [y, mean, rstd, *ops.layer_norm_backward(rows, rows, w_ln, mean, rstd),
             bn, bn_mean, bn_rstd, *ops.batch_norm_backward(img, img, None, bn_mean, bn_rstd, training=True),
             mp, ops.max_pool2d_backward(mp, argmax, img.shape), ap, ops.avg_pool2d_backward(ap, img.shape, 3),
             dw, *ops.conv2d_backward(dw, img, w_dw, padding=1, groups=16), np.asarray(loss), grad]

@@ -9,25 +9,10 @@ import numpy as np
 cimport numpy as cnp
 from libc.stdint cimport int64_t
 
-cnp.import_array()
+# fastnn.h's constants and kernels (fnn_*), declared by tools/gen_capi.py
+from fastnn._fastnn_h cimport *
 
-cdef extern from "fastnn/fastnn.h" nogil:
-    int FNN_OK, FNN_EINVAL, FNN_ENOMEM, FNN_ENOTSUP, FNN_EOVERFLOW
-    int FNN_ACT_COUNT
-    int fnn_get_num_threads()
-    int fnn_set_num_threads(int n)
-    int fnn_get_isa()
-    int fnn_best_isa()
-    int fnn_set_isa(int isa)
-    const char *fnn_isa_name(int isa)
-    int fnn_act_forward_f32(int op, int64_t n, const float *x, float *y, float alpha)
-    int fnn_act_forward_f64(int op, int64_t n, const double *x, double *y, double alpha)
-    int fnn_act_backward_f32(int op, int64_t n, const float *g, const float *s, float *dx, float alpha)
-    int fnn_act_backward_f64(int op, int64_t n, const double *g, const double *s, double *dx, double alpha)
-    int fnn_row_forward_f32(int op, int64_t rows, int64_t cols, const float *x, float *y)
-    int fnn_row_forward_f64(int op, int64_t rows, int64_t cols, const double *x, double *y)
-    int fnn_row_backward_f32(int op, int64_t rows, int64_t cols, const float *g, const float *y, float *dx)
-    int fnn_row_backward_f64(int op, int64_t rows, int64_t cols, const double *g, const double *y, double *dx)
+cnp.import_array()
 
 cdef extern from "cpu/threads.h" nogil:
     void fnn_threads_init()

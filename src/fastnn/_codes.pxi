@@ -1,14 +1,8 @@
 # The op codes of fastnn.h as module constants (ACT_RELU, ROW_SOFTMAX,
 # REDUCTION_MEAN, RNN_MODE_LSTM, ...), so that Python names an op by the
 # C enum it is and a renumbering in C cannot silently change what an op
-# code means.  Included by _C.pyx after the bindings whose extern blocks
-# declare FNN_ACT_COUNT, FNN_ACT_NONE and FNN_REDUCTION_*.
-
-cdef extern from "fastnn/fastnn.h" nogil:
-    int FNN_ACT_RELU, FNN_ACT_LEAKY_RELU, FNN_ACT_SIGMOID, FNN_ACT_TANH, FNN_ACT_GELU, FNN_ACT_GELU_TANH
-    int FNN_ACT_SILU, FNN_ACT_ELU
-    int FNN_ROW_SOFTMAX, FNN_ROW_LOG_SOFTMAX
-    int FNN_RNN_MODE_TANH, FNN_RNN_MODE_LSTM, FNN_RNN_MODE_GRU, FNN_RNN_MODE_RELU, FNN_RNN_REVERSE
+# code means.  The C names are declared by _fastnn_h.pxd, which _C.pyx
+# cimports; _C.pyx includes this file.
 
 ACT_NONE = FNN_ACT_NONE
 ACT_RELU = FNN_ACT_RELU

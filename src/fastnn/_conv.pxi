@@ -4,48 +4,6 @@
 # shapes, writability, no overlap), release the GIL and call C.
 from libc.stdint cimport int32_t
 
-cdef extern from "fastnn/fastnn.h" nogil:
-    int fnn_conv2d_forward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
-                               int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw,
-                               int64_t groups, const float *x, const float *weight, const float *bias, float *y)
-    int fnn_conv2d_forward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r, int64_t s,
-                               int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw,
-                               int64_t groups, const double *x, const double *weight, const double *bias,
-                               double *y)
-    int fnn_conv2d_backward_input_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r,
-                                      int64_t s, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
-                                      int64_t dw, int64_t groups, const float *g, const float *weight, float *dx)
-    int fnn_conv2d_backward_input_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r,
-                                      int64_t s, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
-                                      int64_t dw, int64_t groups, const double *g, const double *weight,
-                                      double *dx)
-    int fnn_conv2d_backward_weight_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r,
-                                       int64_t s, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
-                                       int64_t dw, int64_t groups, const float *g, const float *x, float *gw,
-                                       float *gb)
-    int fnn_conv2d_backward_weight_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t r,
-                                       int64_t s, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh,
-                                       int64_t dw, int64_t groups, const double *g, const double *x, double *gw,
-                                       double *gb)
-    int fnn_max_pool2d_forward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                                   int64_t sh, int64_t sw, int64_t ph, int64_t pw, const float *x, float *y,
-                                   int32_t *argmax)
-    int fnn_max_pool2d_forward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                                   int64_t sh, int64_t sw, int64_t ph, int64_t pw, const double *x, double *y,
-                                   int32_t *argmax)
-    int fnn_max_pool2d_backward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t p, int64_t q,
-                                    const float *g, const int32_t *argmax, float *dx)
-    int fnn_max_pool2d_backward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t p, int64_t q,
-                                    const double *g, const int32_t *argmax, double *dx)
-    int fnn_avg_pool2d_forward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                                   int64_t sh, int64_t sw, int64_t ph, int64_t pw, const float *x, float *y)
-    int fnn_avg_pool2d_forward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                                   int64_t sh, int64_t sw, int64_t ph, int64_t pw, const double *x, double *y)
-    int fnn_avg_pool2d_backward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                                    int64_t sh, int64_t sw, int64_t ph, int64_t pw, const float *g, float *dx)
-    int fnn_avg_pool2d_backward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                                    int64_t sh, int64_t sw, int64_t ph, int64_t pw, const double *g, double *dx)
-
 
 cdef void *_conv_arr(object a, object dtype, tuple shape, str what, str name, bint out=False) except NULL:
     """Data pointer of `a`, checked to be a C-contiguous ndarray of dtype and

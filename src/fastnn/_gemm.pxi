@@ -5,23 +5,6 @@
 # relies on after fastnn.ops.linear's argument handling.  Every C call
 # releases the GIL.
 
-cdef extern from "fastnn/fastnn.h" nogil:
-    int FNN_ACT_NONE
-    int fnn_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
-    int fnn_dgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
-                  int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc)
-    int fnn_gemm_batched_f32(char transa, char transb, int64_t batch, int64_t m, int64_t n, int64_t k,
-                             float alpha, const float *a, int64_t lda, int64_t stride_a, const float *b,
-                             int64_t ldb, int64_t stride_b, float beta, float *c, int64_t ldc, int64_t stride_c)
-    int fnn_gemm_batched_f64(char transa, char transb, int64_t batch, int64_t m, int64_t n, int64_t k,
-                             double alpha, const double *a, int64_t lda, int64_t stride_a, const double *b,
-                             int64_t ldb, int64_t stride_b, double beta, double *c, int64_t ldc, int64_t stride_c)
-    int fnn_linear_f32(int64_t m, int64_t n, int64_t k, const float *x, int64_t ldx, const float *w,
-                       int64_t ldw, const float *bias, int act, float act_alpha, float *y, int64_t ldy)
-    int fnn_linear_f64(int64_t m, int64_t n, int64_t k, const double *x, int64_t ldx, const double *w,
-                       int64_t ldw, const double *bias, int act, double act_alpha, double *y, int64_t ldy)
-
 cdef extern from "cpu/kernels.h" nogil:
     ctypedef struct fnn_gemm_info:
         int mr

@@ -3,37 +3,6 @@
 # at the end of _C.pyx.  As everywhere in _C: check what C will trust (dtype,
 # contiguity, sizes, writability), release the GIL, call C, map the code.
 
-cdef extern from "fastnn/fastnn.h" nogil:
-    int FNN_REDUCTION_NONE, FNN_REDUCTION_MEAN, FNN_REDUCTION_SUM
-    int fnn_cross_entropy_index_f32(int64_t rows, int64_t cols, const float *logits, const int64_t *target,
-                                    int reduction, float *grad, double *row_loss, double *loss)
-    int fnn_cross_entropy_index_f64(int64_t rows, int64_t cols, const double *logits, const int64_t *target,
-                                    int reduction, double *grad, double *row_loss, double *loss)
-    int fnn_cross_entropy_prob_f32(int64_t rows, int64_t cols, const float *logits, const float *target,
-                                   int reduction, float *grad, double *row_loss, double *loss)
-    int fnn_cross_entropy_prob_f64(int64_t rows, int64_t cols, const double *logits, const double *target,
-                                   int reduction, double *grad, double *row_loss, double *loss)
-    int fnn_layer_norm_forward_f32(int64_t rows, int64_t cols, const float *x, const float *w, const float *b,
-                                   double eps, float *y, float *mean, float *rstd)
-    int fnn_layer_norm_forward_f64(int64_t rows, int64_t cols, const double *x, const double *w, const double *b,
-                                   double eps, double *y, double *mean, double *rstd)
-    int fnn_layer_norm_backward_f32(int64_t rows, int64_t cols, const float *g, const float *x, const float *w,
-                                    const float *mean, const float *rstd, float *dx, float *dw, float *db)
-    int fnn_layer_norm_backward_f64(int64_t rows, int64_t cols, const double *g, const double *x, const double *w,
-                                    const double *mean, const double *rstd, double *dx, double *dw, double *db)
-    int fnn_batch_norm_forward_f32(int64_t n, int64_t c, int64_t s, const float *x, const float *w, const float *b,
-                                   int training, double momentum, double eps, float *rm, float *rv, float *y,
-                                   float *save_mean, float *save_rstd)
-    int fnn_batch_norm_forward_f64(int64_t n, int64_t c, int64_t s, const double *x, const double *w,
-                                   const double *b, int training, double momentum, double eps, double *rm,
-                                   double *rv, double *y, double *save_mean, double *save_rstd)
-    int fnn_batch_norm_backward_f32(int64_t n, int64_t c, int64_t s, const float *g, const float *x, const float *w,
-                                    const float *mean, const float *rstd, int training, float *dx, float *dw,
-                                    float *db)
-    int fnn_batch_norm_backward_f64(int64_t n, int64_t c, int64_t s, const double *g, const double *x,
-                                    const double *w, const double *mean, const double *rstd, int training,
-                                    double *dx, double *dw, double *db)
-
 REDUCTIONS = {"none": FNN_REDUCTION_NONE, "mean": FNN_REDUCTION_MEAN, "sum": FNN_REDUCTION_SUM}
 
 

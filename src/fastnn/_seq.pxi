@@ -3,54 +3,6 @@
 # the end of _C.pyx.  As everywhere in _C: check what C will trust (dtype,
 # contiguity, sizes, writability), release the GIL, call C, map the code.
 
-cdef extern from "fastnn/fastnn.h" nogil:
-    int fnn_rnn_tanh_cell_forward_f32(int64_t rows, int64_t n, const float *pre, float *h)
-    int fnn_rnn_tanh_cell_forward_f64(int64_t rows, int64_t n, const double *pre, double *h)
-    int fnn_rnn_tanh_cell_backward_f32(int64_t rows, int64_t n, const float *gh, const float *h, float *gp)
-    int fnn_rnn_tanh_cell_backward_f64(int64_t rows, int64_t n, const double *gh, const double *h, double *gp)
-    int fnn_lstm_cell_forward_f32(int64_t rows, int64_t n, float *gates, const float *c_prev, float *c, float *h)
-    int fnn_lstm_cell_forward_f64(int64_t rows, int64_t n, double *gates, const double *c_prev, double *c,
-                                  double *h)
-    int fnn_lstm_cell_backward_f32(int64_t rows, int64_t n, const float *gates, const float *c_prev,
-                                   const float *c, const float *gh, const float *gc, float *ggates, float *gcp)
-    int fnn_lstm_cell_backward_f64(int64_t rows, int64_t n, const double *gates, const double *c_prev,
-                                   const double *c, const double *gh, const double *gc, double *ggates,
-                                   double *gcp)
-    int fnn_gru_cell_forward_f32(int64_t rows, int64_t n, const float *gx, const float *gh, const float *hp,
-                                 float *saved, float *h)
-    int fnn_gru_cell_forward_f64(int64_t rows, int64_t n, const double *gx, const double *gh, const double *hp,
-                                 double *saved, double *h)
-    int fnn_gru_cell_backward_f32(int64_t rows, int64_t n, const float *saved, const float *hp, const float *gh,
-                                  float *ggx, float *ggh, float *ghp)
-    int fnn_gru_cell_backward_f64(int64_t rows, int64_t n, const double *saved, const double *hp,
-                                  const double *gh, double *ggx, double *ggh, double *ghp)
-    int fnn_embedding_forward_f32(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const float *w,
-                                  float *out)
-    int fnn_embedding_forward_f64(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const double *w,
-                                  double *out)
-    int fnn_embedding_backward_f32(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const float *g,
-                                   int64_t padding_idx, float *gw)
-    int fnn_embedding_backward_f64(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const double *g,
-                                   int64_t padding_idx, double *gw)
-    int fnn_attention_masked_forward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q,
-                                         const float *k, const float *v, const float *mask, int64_t stride_mask,
-                                         const float *key_mask, int64_t heads, double scale, int causal, float *o,
-                                         float *lse)
-    int fnn_attention_masked_forward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
-                                         const double *k, const double *v, const double *mask,
-                                         int64_t stride_mask, const double *key_mask, int64_t heads, double scale,
-                                         int causal, double *o, double *lse)
-    int fnn_attention_masked_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q,
-                                          const float *k, const float *v, const float *mask, int64_t stride_mask,
-                                          const float *key_mask, int64_t heads, const float *o, const float *go,
-                                          const float *lse, double scale, int causal, float *dq, float *dk,
-                                          float *dv)
-    int fnn_attention_masked_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
-                                          const double *k, const double *v, const double *mask,
-                                          int64_t stride_mask, const double *key_mask, int64_t heads,
-                                          const double *o, const double *go, const double *lse, double scale,
-                                          int causal, double *dq, double *dk, double *dv)
-
 
 cdef int64_t _last(object a, str what, str name) except -1:
     if not isinstance(a, np.ndarray) or a.ndim < 1:
@@ -345,27 +297,6 @@ cdef int _attention(real *kind, bint backward, q, k, v, o, grad_out, lse, double
 
 # ---------------------------------------------------------------- recurrent layers (whole sequence)
 
-cdef extern from "fastnn/fastnn.h" nogil:
-    int fnn_rnn_layer_forward_f32(int mode, int64_t steps, int64_t batch, int64_t inp, int64_t hid,
-                                  const float *x, const float *w_ih, const float *w_hh, const float *b_ih,
-                                  const float *b_hh, const float *h0, const float *c0, float *y, float *cells,
-                                  float *gates)
-    int fnn_rnn_layer_forward_f64(int mode, int64_t steps, int64_t batch, int64_t inp, int64_t hid,
-                                  const double *x, const double *w_ih, const double *w_hh, const double *b_ih,
-                                  const double *b_hh, const double *h0, const double *c0, double *y,
-                                  double *cells, double *gates)
-    int fnn_rnn_layer_backward_f32(int mode, int64_t steps, int64_t batch, int64_t inp, int64_t hid,
-                                   const float *x, const float *w_ih, const float *w_hh, const float *h0,
-                                   const float *c0, const float *y, const float *cells, const float *gates,
-                                   const float *gy, const float *ghn, const float *gcn, float *gx, float *gwih,
-                                   float *gwhh, float *gbih, float *gbhh, float *gh0, float *gc0)
-    int fnn_rnn_layer_backward_f64(int mode, int64_t steps, int64_t batch, int64_t inp, int64_t hid,
-                                   const double *x, const double *w_ih, const double *w_hh, const double *h0,
-                                   const double *c0, const double *y, const double *cells, const double *gates,
-                                   const double *gy, const double *ghn, const double *gcn, double *gx,
-                                   double *gwih, double *gwhh, double *gbih, double *gbhh, double *gh0,
-                                   double *gc0)
-
 RNN_MODES = {"RNN_TANH": FNN_RNN_MODE_TANH, "LSTM": FNN_RNN_MODE_LSTM, "GRU": FNN_RNN_MODE_GRU,
              "RNN_RELU": FNN_RNN_MODE_RELU}
 # the gate blocks of each cell's weights (PyTorch's layout)
@@ -448,7 +379,7 @@ cdef int _rnn_layer_backward(real *kind, tuple args) except -1:
     cdef const real *pgy = <const real *>_arr(grad_y, dt, steps * batch * hid, w, "grad_y", False, True)
     cdef const real *pghn = <const real *>_arr(grad_hn, dt, batch * hid, w, "grad_hn", False, True)
     cdef const real *pgcn = <const real *>_arr(grad_cn, dt, batch * hid, w, "grad_cn", False, True)
-    cdef real *pgx = <real *>_arr(grad_x, dt, steps * batch * inp, w, "grad_x", True)
+    cdef real *pgx = <real *>_arr(grad_x, dt, steps * batch * inp, w, "grad_x", True, True)
     cdef real *pgwi = <real *>_arr(grad_w_ih, dt, g * hid * inp, w, "grad_weight_ih", True)
     cdef real *pgwh = <real *>_arr(grad_w_hh, dt, g * hid * hid, w, "grad_weight_hh", True)
     cdef real *pgbi = <real *>_arr(grad_b_ih, dt, g * hid, w, "grad_bias_ih", True, True)

@@ -17,11 +17,18 @@
  * import_fastnn() once (module init) and call these by name.  They reach
  * fastnn._C through a versioned, append-only table of function pointers
  * (fnn_capi_t, fastnn_capi_table.h; PyCapsule "fastnn._C._C_API").  Every
- * function declared here is in that table (convolution and pooling since ABI
- * 1.1); kernels added later are appended to it with an ABI minor bump, so
- * modules built against an older fastnn keep working.  Cython code uses
- * `from fastnn.capi cimport ...`; fastnn.get_include() holds the headers and
- * the .pxd.
+ * function declared here is in that table, in the order declared here; an
+ * `ABI 1.x` line heads the functions that version of the table added.
+ * Kernels added later are appended at the end of this file under a new
+ * `ABI 1.x` line (the ABI minor bump), so modules built against an older
+ * fastnn keep working.  Cython code uses `from fastnn.capi cimport ...`;
+ * fastnn.get_include() holds the headers and the .pxd.
+ *
+ * This file is the one source of the C API: tools/gen_capi.py makes from its
+ * prototypes, #define'd constants and ABI lines the table (FNN_CAPI_FUNCTIONS
+ * and the ABI version in fastnn_capi_table.h), the names of fastnn_capi.h,
+ * fastnn/capi.pxd and the declarations fastnn._C compiles against.  Run it
+ * after changing a prototype, a constant or an ABI line here.
  */
 #ifndef FASTNN_H
 #define FASTNN_H
@@ -63,6 +70,7 @@ extern "C" {
 #define FNN_REDUCTION_MEAN 1
 #define FNN_REDUCTION_SUM 2
 
+/* ==== ABI 1.0 ============================================================ */
 /* ---- threads and ISA ------------------------------------------------ */
 /* Threads a kernel called now would use. */
 int fnn_get_num_threads(void);
@@ -222,141 +230,13 @@ int fnn_gemm_batched_f64(char transa, char transb, int64_t batch, int64_t m, int
  * act is FNN_ACT_NONE or an FNN_ACT_* code (act_alpha: leaky_relu's slope),
  * applied to each output tile in the GEMM's epilogue (no second pass).
  * Errors as fnn_sgemm, and FNN_EINVAL for an unknown act. */
-#define FNN_ACT_NONE (-1)
+#define FNN_ACT_NONE (-1) /* fnn_linear_*: no activation */
 int fnn_linear_f32(int64_t m, int64_t n, int64_t k, const float *x, int64_t ldx, const float *w,
                    int64_t ldw, const float *bias, int act, float act_alpha, float *y, int64_t ldy);
 int fnn_linear_f64(int64_t m, int64_t n, int64_t k, const double *x, int64_t ldx, const double *w,
                    int64_t ldw, const double *bias, int act, double act_alpha, double *y, int64_t ldy);
-/* ---- recurrent cells (one time step, rows = batch, n = hidden) ------ */
-/* PyTorch's gate order and formulas; pre-activations include both biases.
- * RNN: h = tanh(pre), pre rows x n (h may equal pre).  Backward:
- * grad_pre = grad_h (1 - h^2). */
-int fnn_rnn_tanh_cell_forward_f32(int64_t rows, int64_t n, const float *pre, float *h);
-int fnn_rnn_tanh_cell_forward_f64(int64_t rows, int64_t n, const double *pre, double *h);
-int fnn_rnn_tanh_cell_backward_f32(int64_t rows, int64_t n, const float *grad_h, const float *h, float *grad_pre);
-int fnn_rnn_tanh_cell_backward_f64(int64_t rows, int64_t n, const double *grad_h, const double *h, double *grad_pre);
-/* LSTM: gates rows x 4n (i, f, g, o) holds the pre-activations on entry and
- * the activated gates on return; c = f c_prev + i g, h = o tanh(c).  c_prev
- * may be NULL (zeros).  Backward from the activated gates: grad_gates
- * (rows x 4n, pre-activation gradients) and grad_c_prev (may equal grad_c;
- * grad_c may be NULL: zeros). */
-int fnn_lstm_cell_forward_f32(int64_t rows, int64_t n, float *gates, const float *c_prev, float *c, float *h);
-int fnn_lstm_cell_forward_f64(int64_t rows, int64_t n, double *gates, const double *c_prev, double *c, double *h);
-int fnn_lstm_cell_backward_f32(int64_t rows, int64_t n, const float *gates, const float *c_prev, const float *c,
-                               const float *grad_h, const float *grad_c, float *grad_gates, float *grad_c_prev);
-int fnn_lstm_cell_backward_f64(int64_t rows, int64_t n, const double *gates, const double *c_prev, const double *c,
-                               const double *grad_h, const double *grad_c, double *grad_gates,
-                               double *grad_c_prev);
-/* GRU: gx = x W_ih^T + b_ih and gh = h_prev W_hh^T + b_hh (rows x 3n, r z n);
- * saved (rows x 4n: r, z, n, gh_n) for the backward; h_prev may be NULL.
- * Backward: grad_gx, grad_gh (rows x 3n) and the direct part of grad_h_prev
- * (grad_h z; the caller adds grad_gh W_hh). */
-int fnn_gru_cell_forward_f32(int64_t rows, int64_t n, const float *gx, const float *gh, const float *h_prev,
-                             float *saved, float *h);
-int fnn_gru_cell_forward_f64(int64_t rows, int64_t n, const double *gx, const double *gh, const double *h_prev,
-                             double *saved, double *h);
-int fnn_gru_cell_backward_f32(int64_t rows, int64_t n, const float *saved, const float *h_prev, const float *grad_h,
-                              float *grad_gx, float *grad_gh, float *grad_h_prev);
-int fnn_gru_cell_backward_f64(int64_t rows, int64_t n, const double *saved, const double *h_prev,
-                              const double *grad_h, double *grad_gx, double *grad_gh, double *grad_h_prev);
 
-/* ---- embedding ------------------------------------------------------ */
-/* out[i] = weight[idx[i]] (rows of dim); FNN_EINVAL, nothing written, when
- * an index is outside [0, num).  Backward adds grad_out[i] into
- * grad_weight[idx[i]] (skipping padding_idx; -1 for none), in index order
- * per row at any thread count. */
-int fnn_embedding_forward_f32(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const float *weight,
-                              float *out);
-int fnn_embedding_forward_f64(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const double *weight,
-                              double *out);
-int fnn_embedding_backward_f32(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const float *grad_out,
-                               int64_t padding_idx, float *grad_weight);
-int fnn_embedding_backward_f64(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const double *grad_out,
-                               int64_t padding_idx, double *grad_weight);
-
-/* ---- recurrent layers over a sequence (one layer, one direction) ------ */
-/* Time-major: x (steps, batch, in), y (steps, batch, hid) = h_t.  Weights
- * as PyTorch's: w_ih (G hid, in), w_hh (G hid, hid), b_ih and b_hh (G hid,
- * may be NULL), G = 1 (tanh, relu), 4 (LSTM: i f g o) or 3 (GRU: r z n).
- * h0, c0 (batch, hid) may be NULL (zeros).  Saved for the backward: LSTM
- * cells (steps, batch, hid) = c_t and gates (steps, batch, 4 hid) =
- * activated gates; GRU gates (steps, batch, 4 hid) = r, z, n, W_hn h + b_hn;
- * tanh and relu save nothing but y (cells and gates may be NULL).
- * FNN_RNN_REVERSE or'ed into mode runs the recurrence from the last step to
- * the first (the reverse direction of a bidirectional layer): h0 feeds step
- * steps-1 and y, cells and gates stay indexed by time, so y[0] is the final
- * state. */
-#define FNN_RNN_MODE_TANH 0
-#define FNN_RNN_MODE_LSTM 1
-#define FNN_RNN_MODE_GRU 2
-#define FNN_RNN_MODE_RELU 3
-#define FNN_RNN_REVERSE 16
-int fnn_rnn_layer_forward_f32(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const float *x,
-                              const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
-                              const float *h0, const float *c0, float *y, float *cells, float *gates);
-int fnn_rnn_layer_forward_f64(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const double *x,
-                              const double *w_ih, const double *w_hh, const double *b_ih, const double *b_hh,
-                              const double *h0, const double *c0, double *y, double *cells, double *gates);
-/* Backward through time from grad_y (steps, batch, hid; NULL: zeros) and the
- * gradients of the final state grad_hn, grad_cn (NULL: zeros).  grad_x is
- * overwritten; grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh are added to (the
- * bias ones may be NULL); grad_h0 (and for LSTM grad_c0) are overwritten. */
-int fnn_rnn_layer_backward_f32(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const float *x,
-                               const float *w_ih, const float *w_hh, const float *h0, const float *c0,
-                               const float *y, const float *cells, const float *gates, const float *grad_y,
-                               const float *grad_hn, const float *grad_cn, float *grad_x, float *grad_w_ih,
-                               float *grad_w_hh, float *grad_b_ih, float *grad_b_hh, float *grad_h0,
-                               float *grad_c0);
-int fnn_rnn_layer_backward_f64(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const double *x,
-                               const double *w_ih, const double *w_hh, const double *h0, const double *c0,
-                               const double *y, const double *cells, const double *gates, const double *grad_y,
-                               const double *grad_hn, const double *grad_cn, double *grad_x, double *grad_w_ih,
-                               double *grad_w_hh, double *grad_b_ih, double *grad_b_hh, double *grad_h0,
-                               double *grad_c0);
-
-/* ---- attention -------------------------------------------------------- */
-/* softmax(scale q k^T) v for bh independent heads: q, o (bh, sq, d), k, v
- * (bh, sk, d), contiguous.  causal: key j hidden from query i when j > i.
- * lse (bh, sq) receives each score row's log-sum-exp for the backward.
- * Blocked with an online softmax: no sq x sk array is ever formed. */
-int fnn_attention_forward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
-                              const float *v, double scale, int causal, float *o, float *lse);
-int fnn_attention_forward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const double *k,
-                              const double *v, double scale, int causal, double *o, double *lse);
-/* Gradients w.r.t. q, k, v from the forward's o and lse (recomputes the
- * probabilities block by block). */
-int fnn_attention_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
-                               const float *v, const float *o, const float *grad_out, const float *lse, double scale,
-                               int causal, float *grad_q, float *grad_k, float *grad_v);
-int fnn_attention_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const double *k,
-                               const double *v, const double *o, const double *grad_out, const double *lse,
-                               double scale, int causal, double *grad_q, double *grad_k, double *grad_v);
-
-/* The same with masks, applied tile by tile (still no sq x sk array):
- * mask (NULL for none) is added to the scaled scores, mask[h * stride_mask
- * + i * sk + j] for head h (stride_mask 0: one sq x sk mask for every head,
- * else >= sq * sk); key_mask (NULL for none) adds key_mask[(h / heads) * sk
- * + j] (one row per batch element of `heads` heads; heads divides bh).
- * Boolean masks are -inf where a key is hidden.  A query whose keys are all
- * hidden gets a zero output row (as PyTorch's fused attention), lse -inf
- * and no gradient. */
-int fnn_attention_masked_forward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
-                                     const float *v, const float *mask, int64_t stride_mask, const float *key_mask,
-                                     int64_t heads, double scale, int causal, float *o, float *lse);
-int fnn_attention_masked_forward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
-                                     const double *k, const double *v, const double *mask, int64_t stride_mask,
-                                     const double *key_mask, int64_t heads, double scale, int causal, double *o,
-                                     double *lse);
-int fnn_attention_masked_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
-                                      const float *v, const float *mask, int64_t stride_mask, const float *key_mask,
-                                      int64_t heads, const float *o, const float *grad_out, const float *lse,
-                                      double scale, int causal, float *grad_q, float *grad_k, float *grad_v);
-int fnn_attention_masked_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
-                                      const double *k, const double *v, const double *mask, int64_t stride_mask,
-                                      const double *key_mask, int64_t heads, const double *o,
-                                      const double *grad_out, const double *lse, double scale, int causal,
-                                      double *grad_q, double *grad_k, double *grad_v);
-
+/* ==== ABI 1.1: convolution and pooling ================================== */
 /* ---- convolution (NCHW) ---------------------------------------------- */
 /* 2-D cross-correlation as PyTorch's conv2d: x (n, c, h, w), weight
  * (k, c/groups, r, s), bias (k) or NULL, y (n, k, p, q) with
@@ -429,6 +309,139 @@ int fnn_avg_pool2d_backward_f32(int64_t n, int64_t c, int64_t h, int64_t w, int6
 int fnn_avg_pool2d_backward_f64(int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
                                 int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
                                 const double *grad_out, double *grad_x);
+
+/* ==== ABI 1.2: recurrent cells and layers, embedding, attention ========= */
+/* ---- recurrent cells (one time step, rows = batch, n = hidden) ------ */
+/* PyTorch's gate order and formulas; pre-activations include both biases.
+ * RNN: h = tanh(pre), pre rows x n (h may equal pre).  Backward:
+ * grad_pre = grad_h (1 - h^2). */
+int fnn_rnn_tanh_cell_forward_f32(int64_t rows, int64_t n, const float *pre, float *h);
+int fnn_rnn_tanh_cell_forward_f64(int64_t rows, int64_t n, const double *pre, double *h);
+int fnn_rnn_tanh_cell_backward_f32(int64_t rows, int64_t n, const float *grad_h, const float *h, float *grad_pre);
+int fnn_rnn_tanh_cell_backward_f64(int64_t rows, int64_t n, const double *grad_h, const double *h, double *grad_pre);
+/* LSTM: gates rows x 4n (i, f, g, o) holds the pre-activations on entry and
+ * the activated gates on return; c = f c_prev + i g, h = o tanh(c).  c_prev
+ * may be NULL (zeros).  Backward from the activated gates: grad_gates
+ * (rows x 4n, pre-activation gradients) and grad_c_prev (may equal grad_c;
+ * grad_c may be NULL: zeros). */
+int fnn_lstm_cell_forward_f32(int64_t rows, int64_t n, float *gates, const float *c_prev, float *c, float *h);
+int fnn_lstm_cell_forward_f64(int64_t rows, int64_t n, double *gates, const double *c_prev, double *c, double *h);
+int fnn_lstm_cell_backward_f32(int64_t rows, int64_t n, const float *gates, const float *c_prev, const float *c,
+                               const float *grad_h, const float *grad_c, float *grad_gates, float *grad_c_prev);
+int fnn_lstm_cell_backward_f64(int64_t rows, int64_t n, const double *gates, const double *c_prev, const double *c,
+                               const double *grad_h, const double *grad_c, double *grad_gates,
+                               double *grad_c_prev);
+/* GRU: gx = x W_ih^T + b_ih and gh = h_prev W_hh^T + b_hh (rows x 3n, r z n);
+ * saved (rows x 4n: r, z, n, gh_n) for the backward; h_prev may be NULL.
+ * Backward: grad_gx, grad_gh (rows x 3n) and the direct part of grad_h_prev
+ * (grad_h z; the caller adds grad_gh W_hh). */
+int fnn_gru_cell_forward_f32(int64_t rows, int64_t n, const float *gx, const float *gh, const float *h_prev,
+                             float *saved, float *h);
+int fnn_gru_cell_forward_f64(int64_t rows, int64_t n, const double *gx, const double *gh, const double *h_prev,
+                             double *saved, double *h);
+int fnn_gru_cell_backward_f32(int64_t rows, int64_t n, const float *saved, const float *h_prev, const float *grad_h,
+                              float *grad_gx, float *grad_gh, float *grad_h_prev);
+int fnn_gru_cell_backward_f64(int64_t rows, int64_t n, const double *saved, const double *h_prev,
+                              const double *grad_h, double *grad_gx, double *grad_gh, double *grad_h_prev);
+
+/* ---- embedding ------------------------------------------------------ */
+/* out[i] = weight[idx[i]] (rows of dim); FNN_EINVAL, nothing written, when
+ * an index is outside [0, num).  Backward adds grad_out[i] into
+ * grad_weight[idx[i]] (skipping padding_idx; -1 for none), in index order
+ * per row at any thread count. */
+int fnn_embedding_forward_f32(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const float *weight,
+                              float *out);
+int fnn_embedding_forward_f64(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const double *weight,
+                              double *out);
+int fnn_embedding_backward_f32(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const float *grad_out,
+                               int64_t padding_idx, float *grad_weight);
+int fnn_embedding_backward_f64(int64_t n, int64_t num, int64_t dim, const int64_t *idx, const double *grad_out,
+                               int64_t padding_idx, double *grad_weight);
+
+/* ---- recurrent layers over a sequence (one layer, one direction) ------ */
+/* Time-major: x (steps, batch, in), y (steps, batch, hid) = h_t.  Weights
+ * as PyTorch's: w_ih (G hid, in), w_hh (G hid, hid), b_ih and b_hh (G hid,
+ * may be NULL), G = 1 (tanh, relu), 4 (LSTM: i f g o) or 3 (GRU: r z n).
+ * h0, c0 (batch, hid) may be NULL (zeros).  Saved for the backward: LSTM
+ * cells (steps, batch, hid) = c_t and gates (steps, batch, 4 hid) =
+ * activated gates; GRU gates (steps, batch, 4 hid) = r, z, n, W_hn h + b_hn;
+ * tanh and relu save nothing but y (cells and gates may be NULL).
+ * FNN_RNN_REVERSE or'ed into mode runs the recurrence from the last step to
+ * the first (the reverse direction of a bidirectional layer): h0 feeds step
+ * steps-1 and y, cells and gates stay indexed by time, so y[0] is the final
+ * state. */
+#define FNN_RNN_MODE_TANH 0
+#define FNN_RNN_MODE_LSTM 1
+#define FNN_RNN_MODE_GRU 2
+#define FNN_RNN_MODE_RELU 3
+#define FNN_RNN_REVERSE 16 /* or'ed into mode: run from the last step to the first */
+int fnn_rnn_layer_forward_f32(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const float *x,
+                              const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
+                              const float *h0, const float *c0, float *y, float *cells, float *gates);
+int fnn_rnn_layer_forward_f64(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const double *x,
+                              const double *w_ih, const double *w_hh, const double *b_ih, const double *b_hh,
+                              const double *h0, const double *c0, double *y, double *cells, double *gates);
+/* Backward through time from grad_y (steps, batch, hid; NULL: zeros) and the
+ * gradients of the final state grad_hn, grad_cn (NULL: zeros).  grad_x is
+ * overwritten (NULL: not computed, for an input that needs no gradient);
+ * grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh are added to (the
+ * bias ones may be NULL); grad_h0 (and for LSTM grad_c0) are overwritten. */
+int fnn_rnn_layer_backward_f32(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const float *x,
+                               const float *w_ih, const float *w_hh, const float *h0, const float *c0,
+                               const float *y, const float *cells, const float *gates, const float *grad_y,
+                               const float *grad_hn, const float *grad_cn, float *grad_x, float *grad_w_ih,
+                               float *grad_w_hh, float *grad_b_ih, float *grad_b_hh, float *grad_h0,
+                               float *grad_c0);
+int fnn_rnn_layer_backward_f64(int mode, int64_t steps, int64_t batch, int64_t n_in, int64_t hid, const double *x,
+                               const double *w_ih, const double *w_hh, const double *h0, const double *c0,
+                               const double *y, const double *cells, const double *gates, const double *grad_y,
+                               const double *grad_hn, const double *grad_cn, double *grad_x, double *grad_w_ih,
+                               double *grad_w_hh, double *grad_b_ih, double *grad_b_hh, double *grad_h0,
+                               double *grad_c0);
+
+/* ---- attention -------------------------------------------------------- */
+/* softmax(scale q k^T) v for bh independent heads: q, o (bh, sq, d), k, v
+ * (bh, sk, d), contiguous.  causal: key j hidden from query i when j > i.
+ * lse (bh, sq) receives each score row's log-sum-exp for the backward.
+ * Blocked with an online softmax: no sq x sk array is ever formed. */
+int fnn_attention_forward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
+                              const float *v, double scale, int causal, float *o, float *lse);
+int fnn_attention_forward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const double *k,
+                              const double *v, double scale, int causal, double *o, double *lse);
+/* Gradients w.r.t. q, k, v from the forward's o and lse (recomputes the
+ * probabilities block by block). */
+int fnn_attention_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
+                               const float *v, const float *o, const float *grad_out, const float *lse, double scale,
+                               int causal, float *grad_q, float *grad_k, float *grad_v);
+int fnn_attention_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q, const double *k,
+                               const double *v, const double *o, const double *grad_out, const double *lse,
+                               double scale, int causal, double *grad_q, double *grad_k, double *grad_v);
+
+/* ==== ABI 1.3: attention with masks ===================================== */
+/* The same with masks, applied tile by tile (still no sq x sk array):
+ * mask (NULL for none) is added to the scaled scores, mask[h * stride_mask
+ * + i * sk + j] for head h (stride_mask 0: one sq x sk mask for every head,
+ * else >= sq * sk); key_mask (NULL for none) adds key_mask[(h / heads) * sk
+ * + j] (one row per batch element of `heads` heads; heads divides bh).
+ * Boolean masks are -inf where a key is hidden.  A query whose keys are all
+ * hidden gets a zero output row (as PyTorch's fused attention), lse -inf
+ * and no gradient. */
+int fnn_attention_masked_forward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
+                                     const float *v, const float *mask, int64_t stride_mask, const float *key_mask,
+                                     int64_t heads, double scale, int causal, float *o, float *lse);
+int fnn_attention_masked_forward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
+                                     const double *k, const double *v, const double *mask, int64_t stride_mask,
+                                     const double *key_mask, int64_t heads, double scale, int causal, double *o,
+                                     double *lse);
+int fnn_attention_masked_backward_f32(int64_t bh, int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
+                                      const float *v, const float *mask, int64_t stride_mask, const float *key_mask,
+                                      int64_t heads, const float *o, const float *grad_out, const float *lse,
+                                      double scale, int causal, float *grad_q, float *grad_k, float *grad_v);
+int fnn_attention_masked_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_t d, const double *q,
+                                      const double *k, const double *v, const double *mask, int64_t stride_mask,
+                                      const double *key_mask, int64_t heads, const double *o,
+                                      const double *grad_out, const double *lse, double scale, int causal,
+                                      double *grad_q, double *grad_k, double *grad_v);
 
 #ifdef __cplusplus
 }

@@ -1023,7 +1023,7 @@ class RNNLayerBackward(Node):
         gy = None if gy is None else _contig(gy)
         ghn = None if ghn is None else _contig(ghn)
         gcn = None if gcn is None else _contig(gcn)
-        gx = np.empty_like(x)
+        gx = np.empty_like(x) if self.need_x else None
         w_ih, w_hh, b_ih, b_hh = self.params
         targets = []
         for p in (w_ih, w_hh, b_ih, b_hh):
@@ -1042,7 +1042,8 @@ class RNNLayerBackward(Node):
             _C.rnn_layer_backward(self.mode | (_C.RNN_REVERSE if self.reverse else 0), x, self.w_ih, self.w_hh, self.h0, self.c0, y, self.cells, self.gates,
                                   gy, ghn, gcn, gx, gwi, gwh, targets[2], targets[3], gh0, gc0)
         else:
-            gx.fill(0)
+            if gx is not None:
+                gx.fill(0)
             gh0[...] = 0 if ghn is None else ghn
             if gc0 is not None:
                 gc0[...] = 0 if gcn is None else gcn
@@ -1054,7 +1055,7 @@ class RNNLayerBackward(Node):
                 res.append(DONE)
             else:
                 res.append(_param_grad(p, t))
-        return ((gx if self.need_x else None), (gh0 if self.need_h0 else None),
+        return (gx, (gh0 if self.need_h0 else None),
                 (gc0 if self.need_c0 else None), *res)
 
     def release(self):
