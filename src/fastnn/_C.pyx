@@ -201,10 +201,13 @@ def act_forward(int op, cnp.ndarray x, y, double alpha):
     Returns y."""
     cdef cnp.ndarray Y = _out_like(x, y)
     _same(x, Y, "act_forward")
+    cdef int rc
     if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
-        _act(F32, op, x, x, Y, alpha, False)
+        rc = _act(F32, op, x, x, Y, alpha, False)
     else:
-        _act(F64, op, x, x, Y, alpha, False)
+        rc = _act(F64, op, x, x, Y, alpha, False)
+    if rc != FNN_OK:
+        _act_error(rc, op, "act_forward")
     return Y
 
 def act_backward(int op, cnp.ndarray g, cnp.ndarray saved, dx, double alpha):
@@ -213,17 +216,21 @@ def act_backward(int op, cnp.ndarray g, cnp.ndarray saved, dx, double alpha):
     cdef cnp.ndarray D = _out_like(g, dx)
     _same(g, saved, "act_backward")
     _same(g, D, "act_backward")
+    cdef int rc
     if cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT32:
-        _act(F32, op, g, saved, D, alpha, True)
+        rc = _act(F32, op, g, saved, D, alpha, True)
     else:
-        _act(F64, op, g, saved, D, alpha, True)
+        rc = _act(F64, op, g, saved, D, alpha, True)
+    if rc != FNN_OK:
+        _act_error(rc, op, "act_backward")
     return D
 
 
-cdef int _act(real *kind, int op, cnp.ndarray a, cnp.ndarray saved, cnp.ndarray out, double alpha,
-              bint backward) except -1:
-    """out = act(a), or for the backward out = a * act'(saved).  An unknown
-    op is C's FNN_EINVAL."""
+cdef inline int _act(real *kind, int op, cnp.ndarray a, cnp.ndarray saved, cnp.ndarray out, double alpha,
+                     bint backward) noexcept:
+    """C's return code for out = act(a), or for the backward out = a *
+    act'(saved).  No Python here: this is the call of every activation
+    node, forward and backward, and inlines into its binding."""
     cdef int64_t n = cnp.PyArray_SIZE(a)
     cdef const real *pa = <const real *>cnp.PyArray_DATA(a)
     cdef const real *ps = <const real *>cnp.PyArray_DATA(saved)
@@ -240,9 +247,13 @@ cdef int _act(real *kind, int op, cnp.ndarray a, cnp.ndarray saved, cnp.ndarray 
                 rc = fnn_act_backward_f64(op, n, pa, ps, po, alpha)
             else:
                 rc = fnn_act_forward_f64(op, n, pa, po, alpha)
+    return rc
+
+
+cdef int _act_error(int rc, int op, str what) except -1:
     if rc == FNN_EINVAL:  # the sizes and pointers are right: C refused the op code
-        raise ValueError(f"{'act_backward' if backward else 'act_forward'}: unknown op {op}")
-    return check_rc(rc, "act_backward" if backward else "act_forward")
+        raise ValueError(f"{what}: unknown op {op}")
+    return check_rc(rc, what)
 
 def row_forward(int op, cnp.ndarray x, cnp.ndarray y, int64_t cols):
     """ROW_SOFTMAX or ROW_LOG_SOFTMAX over contiguous rows of `cols`."""

@@ -77,15 +77,19 @@ def linear(cnp.ndarray x, cnp.ndarray w, bias, y, int act, double act_alpha):
         if not cnp.PyArray_IS_C_CONTIGUOUS(B):
             B = np.ascontiguousarray(B)
         pbias = cnp.PyArray_DATA(B)
+    cdef int rc
     if tn == cnp.NPY_FLOAT32:
-        _linear(F32, m, n, k, x, w, pbias, Y, act, act_alpha)
+        rc = _linear(F32, m, n, k, x, w, pbias, Y, act, act_alpha)
     else:
-        _linear(F64, m, n, k, x, w, pbias, Y, act, act_alpha)
+        rc = _linear(F64, m, n, k, x, w, pbias, Y, act, act_alpha)
+    check_rc(rc, "linear")
     return Y
 
 
-cdef int _linear(real *kind, int64_t m, int64_t n, int64_t k, cnp.ndarray x, cnp.ndarray w, void *bias,
-                 cnp.ndarray y, int act, double act_alpha) except -1:
+cdef inline int _linear(real *kind, int64_t m, int64_t n, int64_t k, cnp.ndarray x, cnp.ndarray w, void *bias,
+                        cnp.ndarray y, int act, double act_alpha) noexcept:
+    """C's return code (no Python here: it inlines into the binding every
+    Linear layer calls)."""
     cdef const real *px = <const real *>cnp.PyArray_DATA(x)
     cdef const real *pw = <const real *>cnp.PyArray_DATA(w)
     cdef const real *pb = <const real *>bias
@@ -97,7 +101,7 @@ cdef int _linear(real *kind, int64_t m, int64_t n, int64_t k, cnp.ndarray x, cnp
             rc = fnn_linear_f32(m, n, k, px, ldk, pw, ldk, pb, act, <float>act_alpha, py, ldn)
         else:
             rc = fnn_linear_f64(m, n, k, px, ldk, pw, ldk, pb, act, act_alpha, py, ldn)
-    return check_rc(rc, "linear")
+    return rc
 
 
 def gemm_raw(transa, transb, int64_t m, int64_t n, int64_t k, double alpha, a, int64_t lda, b, int64_t ldb,
@@ -378,17 +382,20 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0)
         _describe(B, tb, &ctb, &ldb, &sb)
     cdef char ca = b'T' if cta else b'N'
     cdef char cb = b'T' if ctb else b'N'
+    cdef int rc
     if tn == cnp.NPY_FLOAT32:
-        _gemm(F32, ca, cb, batch, m, n, k, dalpha, A, lda, sa, B, ldb, sb, dbeta, C)
+        rc = _gemm(F32, ca, cb, batch, m, n, k, dalpha, A, lda, sa, B, ldb, sb, dbeta, C)
     else:
-        _gemm(F64, ca, cb, batch, m, n, k, dalpha, A, lda, sa, B, ldb, sb, dbeta, C)
+        rc = _gemm(F64, ca, cb, batch, m, n, k, dalpha, A, lda, sa, B, ldb, sb, dbeta, C)
+    check_rc(rc, "matmul")
     return C
 
 
-cdef int _gemm(real *kind, char ta, char tb, int64_t batch, int64_t m, int64_t n, int64_t k, double alpha,
-               cnp.ndarray a, int64_t lda, int64_t sa, cnp.ndarray b, int64_t ldb, int64_t sb, double beta,
-               cnp.ndarray c) except -1:
-    """C (batch, m, n), C-contiguous = alpha op(A) op(B) + beta C."""
+cdef inline int _gemm(real *kind, char ta, char tb, int64_t batch, int64_t m, int64_t n, int64_t k, double alpha,
+                      cnp.ndarray a, int64_t lda, int64_t sa, cnp.ndarray b, int64_t ldb, int64_t sb, double beta,
+                      cnp.ndarray c) noexcept:
+    """C's return code for C (batch, m, n), C-contiguous = alpha op(A)
+    op(B) + beta C (no Python here: it inlines into matmul)."""
     cdef const real *pa = <const real *>cnp.PyArray_DATA(a)
     cdef const real *pb = <const real *>cnp.PyArray_DATA(b)
     cdef real *pc = <real *>cnp.PyArray_DATA(c)
@@ -399,4 +406,4 @@ cdef int _gemm(real *kind, char ta, char tb, int64_t batch, int64_t m, int64_t n
                                       n, m * n)
         else:
             rc = fnn_gemm_batched_f64(ta, tb, batch, m, n, k, alpha, pa, lda, sa, pb, ldb, sb, beta, pc, n, m * n)
-    return check_rc(rc, "matmul")
+    return rc
