@@ -25,9 +25,10 @@ cdef extern from *:
 
 def linear(cnp.ndarray x, cnp.ndarray w, bias, y, int act, double act_alpha):
     """y = act(x @ w.T + bias) for 2-D x (m, k), w (n, k), bias (n,) or None;
-    y (m, n) C-contiguous, not overlapping the inputs, or None to allocate
-    it.  Returns y.  The checks run on type numbers and flags: this is the
-    call every Linear layer makes."""
+    y (m, n) C-contiguous, or None to allocate it.  Returns y.  y must not
+    overlap the inputs: fastnn.ops.linear, which takes a user's out=, copies
+    such inputs first.  The checks run on type numbers and flags: this is
+    the call every Linear layer makes."""
     if cnp.PyArray_NDIM(x) != 2 or cnp.PyArray_NDIM(w) != 2:
         raise ValueError("linear: x and weight must be 2-D")
     cdef cnp.ndarray B = None
@@ -43,8 +44,6 @@ def linear(cnp.ndarray x, cnp.ndarray w, bias, y, int act, double act_alpha):
         raise TypeError("linear: dtype mismatch")
     if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64:
         raise TypeError(f"linear: unsupported dtype {x.dtype}")
-    if act < FNN_ACT_NONE or act >= FNN_ACT_COUNT:
-        raise ValueError(f"linear: unknown activation code {act}")
     cdef cnp.npy_intp dims[2]
     cdef int64_t m = cnp.PyArray_DIM(x, 0), k = cnp.PyArray_DIM(x, 1), n = cnp.PyArray_DIM(w, 0)
     if cnp.PyArray_DIM(w, 1) != k:
@@ -67,9 +66,6 @@ def linear(cnp.ndarray x, cnp.ndarray w, bias, y, int act, double act_alpha):
                              f"do not match")
         if not cnp.PyArray_IS_C_CONTIGUOUS(Y) or not cnp.PyArray_ISWRITEABLE(Y):
             raise ValueError("linear: y must be C-contiguous and writeable")
-        for t in (x, w, B):
-            if t is not None and np.may_share_memory(t, Y):
-                raise ValueError("linear: y overlaps an input")
     if m == 0 or n == 0:
         return Y
     if not cnp.PyArray_IS_C_CONTIGUOUS(x):
@@ -81,21 +77,31 @@ def linear(cnp.ndarray x, cnp.ndarray w, bias, y, int act, double act_alpha):
         if not cnp.PyArray_IS_C_CONTIGUOUS(B):
             B = np.ascontiguousarray(B)
         pbias = cnp.PyArray_DATA(B)
-    cdef void *px = cnp.PyArray_DATA(x)
-    cdef void *pw = cnp.PyArray_DATA(w)
-    cdef void *py = cnp.PyArray_DATA(Y)
-    cdef int64_t ldk = max(1, k), ldn = max(1, n)
     cdef int rc
     if tn == cnp.NPY_FLOAT32:
-        with nogil:
-            rc = fnn_linear_f32(m, n, k, <const float *>px, ldk, <const float *>pw, ldk, <const float *>pbias,
-                                act, <float>act_alpha, <float *>py, ldn)
+        rc = _linear(F32, m, n, k, x, w, pbias, Y, act, act_alpha)
     else:
-        with nogil:
-            rc = fnn_linear_f64(m, n, k, <const double *>px, ldk, <const double *>pw, ldk, <const double *>pbias,
-                                act, act_alpha, <double *>py, ldn)
+        rc = _linear(F64, m, n, k, x, w, pbias, Y, act, act_alpha)
     check_rc(rc, "linear")
     return Y
+
+
+cdef inline int _linear(real *kind, int64_t m, int64_t n, int64_t k, cnp.ndarray x, cnp.ndarray w, void *bias,
+                        cnp.ndarray y, int act, double act_alpha) noexcept:
+    """C's return code (no Python here: it inlines into the binding every
+    Linear layer calls)."""
+    cdef const real *px = <const real *>cnp.PyArray_DATA(x)
+    cdef const real *pw = <const real *>cnp.PyArray_DATA(w)
+    cdef const real *pb = <const real *>bias
+    cdef real *py = <real *>cnp.PyArray_DATA(y)
+    cdef int64_t ldk = max(1, k), ldn = max(1, n)
+    cdef int rc
+    with nogil:
+        if real is float:
+            rc = fnn_linear_f32(m, n, k, px, ldk, pw, ldk, pb, act, <float>act_alpha, py, ldn)
+        else:
+            rc = fnn_linear_f64(m, n, k, px, ldk, pw, ldk, pb, act, act_alpha, py, ldn)
+    return rc
 
 
 def gemm_raw(transa, transb, int64_t m, int64_t n, int64_t k, double alpha, a, int64_t lda, b, int64_t ldb,
@@ -127,15 +133,22 @@ def gemm_raw(transa, transb, int64_t m, int64_t n, int64_t k, double alpha, a, i
     cdef void *pa = NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
     cdef void *pb = NULL if b is None else cnp.PyArray_DATA(<cnp.ndarray>b)
     cdef void *pc = NULL if c is None else cnp.PyArray_DATA(<cnp.ndarray>c)
-    cdef int rc
+    args = (cta, ctb, m, n, k, alpha, lda, ldb, beta, ldc)
     if dt == np.float32:
-        with nogil:
-            rc = fnn_sgemm(cta, ctb, m, n, k, <float>alpha, <const float *>pa, lda, <const float *>pb, ldb,
-                           <float>beta, <float *>pc, ldc)
-    else:
-        with nogil:
-            rc = fnn_dgemm(cta, ctb, m, n, k, alpha, <const double *>pa, lda, <const double *>pb, ldb,
-                           beta, <double *>pc, ldc)
+        return _gemm_raw(<float *>pa, <float *>pb, <float *>pc, args)
+    return _gemm_raw(<double *>pa, <double *>pb, <double *>pc, args)
+
+
+cdef int _gemm_raw(const real *a, const real *b, real *c, tuple args):
+    cdef char ta = args[0], tb = args[1]
+    cdef int64_t m = args[2], n = args[3], k = args[4], lda = args[6], ldb = args[7], ldc = args[9]
+    cdef double alpha = args[5], beta = args[8]
+    cdef int rc
+    with nogil:
+        if real is float:
+            rc = fnn_sgemm(ta, tb, m, n, k, <float>alpha, a, lda, b, ldb, <float>beta, c, ldc)
+        else:
+            rc = fnn_dgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     return rc
 
 
@@ -369,17 +382,28 @@ def matmul(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0)
         _describe(B, tb, &ctb, &ldb, &sb)
     cdef char ca = b'T' if cta else b'N'
     cdef char cb = b'T' if ctb else b'N'
-    cdef void *pa = cnp.PyArray_DATA(A)
-    cdef void *pb = cnp.PyArray_DATA(B)
-    cdef void *pc = cnp.PyArray_DATA(C)
     cdef int rc
     if tn == cnp.NPY_FLOAT32:
-        with nogil:
-            rc = fnn_gemm_batched_f32(ca, cb, batch, m, n, k, <float>dalpha, <const float *>pa, lda, sa,
-                                      <const float *>pb, ldb, sb, <float>dbeta, <float *>pc, n, m * n)
+        rc = _gemm(F32, ca, cb, batch, m, n, k, dalpha, A, lda, sa, B, ldb, sb, dbeta, C)
     else:
-        with nogil:
-            rc = fnn_gemm_batched_f64(ca, cb, batch, m, n, k, dalpha, <const double *>pa, lda, sa,
-                                      <const double *>pb, ldb, sb, dbeta, <double *>pc, n, m * n)
+        rc = _gemm(F64, ca, cb, batch, m, n, k, dalpha, A, lda, sa, B, ldb, sb, dbeta, C)
     check_rc(rc, "matmul")
     return C
+
+
+cdef inline int _gemm(real *kind, char ta, char tb, int64_t batch, int64_t m, int64_t n, int64_t k, double alpha,
+                      cnp.ndarray a, int64_t lda, int64_t sa, cnp.ndarray b, int64_t ldb, int64_t sb, double beta,
+                      cnp.ndarray c) noexcept:
+    """C's return code for C (batch, m, n), C-contiguous = alpha op(A)
+    op(B) + beta C (no Python here: it inlines into matmul)."""
+    cdef const real *pa = <const real *>cnp.PyArray_DATA(a)
+    cdef const real *pb = <const real *>cnp.PyArray_DATA(b)
+    cdef real *pc = <real *>cnp.PyArray_DATA(c)
+    cdef int rc
+    with nogil:
+        if real is float:
+            rc = fnn_gemm_batched_f32(ta, tb, batch, m, n, k, <float>alpha, pa, lda, sa, pb, ldb, sb, <float>beta, pc,
+                                      n, m * n)
+        else:
+            rc = fnn_gemm_batched_f64(ta, tb, batch, m, n, k, alpha, pa, lda, sa, pb, ldb, sb, beta, pc, n, m * n)
+    return rc

@@ -20,9 +20,9 @@ __all__ = ["relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "sigmoi
            "rnn_tanh_cell_backward", "lstm_cell", "lstm_cell_backward", "gru_cell", "gru_cell_backward",
            "embedding", "embedding_backward"]
 
-# op codes of fastnn.h (FNN_ACT_*)
-_RELU, _LEAKY_RELU, _SIGMOID, _TANH, _GELU, _GELU_TANH = range(6)
-_SOFTMAX, _LOG_SOFTMAX = 0, 1
+_RELU, _LEAKY_RELU, _SIGMOID, _TANH = _C.ACT_RELU, _C.ACT_LEAKY_RELU, _C.ACT_SIGMOID, _C.ACT_TANH
+_GELU, _GELU_TANH = _C.ACT_GELU, _C.ACT_GELU_TANH
+_SOFTMAX, _LOG_SOFTMAX = _C.ROW_SOFTMAX, _C.ROW_LOG_SOFTMAX
 
 
 def _unary(code, name, x, out, alpha=0.0):
@@ -346,7 +346,7 @@ def _gemm_operand(x, op, name):
 matmul = _C.matmul
 
 
-_LINEAR_ACTS = {None: -1, "relu": _RELU, "leaky_relu": _LEAKY_RELU, "sigmoid": _SIGMOID, "tanh": _TANH,
+_LINEAR_ACTS = {None: _C.ACT_NONE, "relu": _RELU, "leaky_relu": _LEAKY_RELU, "sigmoid": _SIGMOID, "tanh": _TANH,
                 "gelu": _GELU, "gelu_tanh": _GELU_TANH}
 
 

@@ -51,8 +51,7 @@ def _sigmoid(x):
     return s
 
 
-# op codes of fastnn.h (FNN_ACT_SILU, FNN_ACT_ELU)
-_SILU, _ELU = 6, 7
+_SILU, _ELU = _C.ACT_SILU, _C.ACT_ELU
 
 
 def silu(input):

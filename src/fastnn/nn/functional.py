@@ -21,9 +21,9 @@ __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "relu", "leaky_relu",
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _INT64 = np.dtype(np.int64)
 
-# op codes of fastnn.h (FNN_ACT_*, FNN_ROW_*)
-_RELU, _LEAKY_RELU, _SIGMOID, _TANH, _GELU, _GELU_TANH = range(6)
-_SOFTMAX, _LOG_SOFTMAX = 0, 1
+_RELU, _LEAKY_RELU, _SIGMOID, _TANH = _C.ACT_RELU, _C.ACT_LEAKY_RELU, _C.ACT_SIGMOID, _C.ACT_TANH
+_GELU, _GELU_TANH = _C.ACT_GELU, _C.ACT_GELU_TANH
+_SOFTMAX, _LOG_SOFTMAX = _C.ROW_SOFTMAX, _C.ROW_LOG_SOFTMAX
 
 
 # ---------------------------------------------------------------- helpers
@@ -131,7 +131,8 @@ def _column_sums_into(p, g2):
         return DONE
     return _C.matmul(g2, ones, trans_a=True).reshape(cols)
 
-_LINEAR_ACTS = {None: -1, "relu": _RELU, "tanh": _TANH, "sigmoid": _SIGMOID}
+_ACT_NONE = _C.ACT_NONE
+_LINEAR_ACTS = {None: _ACT_NONE, "relu": _RELU, "tanh": _TANH, "sigmoid": _SIGMOID}
 
 
 class LinearBackward(Node):
@@ -141,7 +142,7 @@ class LinearBackward(Node):
     def backward(self, g):
         out = self.w.shape[0]
         g2 = _contig(g).reshape(-1, out)
-        if self.act >= 0:
+        if self.act != _ACT_NONE:
             g2 = _C.act_backward(self.act, g2, self.y2, None, 0.0)
         x2 = self.x2
         dx = None
@@ -193,8 +194,8 @@ def linear(input, weight, bias=None, activation=None):
     if b is not None and (b.shape != (w.shape[0],) or b.dtype != w.dtype):
         raise ValueError(f"linear: bias has shape {b.shape} and dtype {b.dtype}; expected ({w.shape[0]},) "
                          f"and {w.dtype} for weight {w.shape}")
-    act = _LINEAR_ACTS.get(activation, -2)
-    if act == -2:
+    act = _LINEAR_ACTS.get(activation)
+    if act is None:
         raise ValueError(f"linear: unknown activation {activation!r}; choose one of {list(_LINEAR_ACTS)}")
     n = w.shape[0]
     x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
@@ -203,7 +204,7 @@ def linear(input, weight, bias=None, activation=None):
     if not needs_grad(input, weight, bias):
         return wrap(y)
     node = LinearBackward()
-    node.x2, node.w, node.act, node.y2 = x2, w, act, (y2 if act >= 0 else None)
+    node.x2, node.w, node.act, node.y2 = x2, w, act, (y2 if act != _ACT_NONE else None)
     node.weight = weight if isinstance(weight, Tensor) else None
     node.bias = bias if isinstance(bias, Tensor) else None
     node.need_x = _rg(input)
@@ -213,13 +214,17 @@ def linear(input, weight, bias=None, activation=None):
 
 # ---------------------------------------------------------------- activations
 
+_ACT_NODE_NAMES = {_C.ACT_RELU: "ReluBackward", _C.ACT_LEAKY_RELU: "LeakyReluBackward",
+                   _C.ACT_SIGMOID: "SigmoidBackward", _C.ACT_TANH: "TanhBackward", _C.ACT_GELU: "GeluBackward",
+                   _C.ACT_GELU_TANH: "GeluBackward", _C.ACT_SILU: "SiluBackward", _C.ACT_ELU: "EluBackward"}
+
+
 class ActBackward(Node):
     __slots__ = ("op", "saved", "alpha")
 
     @property
     def name(self):
-        return ("ReluBackward", "LeakyReluBackward", "SigmoidBackward", "TanhBackward", "GeluBackward",
-                "GeluBackward", "SiluBackward", "EluBackward")[self.op]
+        return _ACT_NODE_NAMES[self.op]
 
     def backward(self, g):
         return (_C.act_backward(self.op, _contig(g), self.saved, None, self.alpha),)
@@ -998,8 +1003,10 @@ def merge_heads(x):
 
 # ---------------------------------------------------------------- recurrent layers
 
-# the cells of rnn_layer: 0 tanh RNN, 1 LSTM, 2 GRU, 3 relu RNN
+# the cells of rnn_layer, by PyTorch's names ("RNN_TANH", "LSTM", "GRU", "RNN_RELU")
 RNN_MODES = _C.RNN_MODES
+_LSTM, _GRU = _C.RNN_MODE_LSTM, _C.RNN_MODE_GRU
+_RNN_NAMES = {_C.RNN_MODE_TANH: "rnn", _LSTM: "lstm", _GRU: "gru", _C.RNN_MODE_RELU: "rnn"}
 
 
 class RNNLayerBackward(Node):
@@ -1030,7 +1037,7 @@ class RNNLayerBackward(Node):
         gwi = targets[0] if targets[0] is not None else np.zeros(self.w_ih.shape, dtype)
         gwh = targets[1] if targets[1] is not None else np.zeros(self.w_hh.shape, dtype)
         gh0 = np.empty((n, hid), dtype)
-        gc0 = np.empty((n, hid), dtype) if self.mode == 1 else None
+        gc0 = np.empty((n, hid), dtype) if self.mode == _LSTM else None
         if steps:
             _C.rnn_layer_backward(self.mode | (_C.RNN_REVERSE if self.reverse else 0), x, self.w_ih, self.w_hh, self.h0, self.c0, y, self.cells, self.gates,
                                   gy, ghn, gcn, gx, gwi, gwh, targets[2], targets[3], gh0, gc0)
@@ -1057,13 +1064,13 @@ class RNNLayerBackward(Node):
 
 def rnn_layer(mode, input, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None, reverse=False):
     """One recurrent layer over a time-major sequence (steps, batch, in), one
-    node: mode 0 tanh RNN, 1 LSTM, 2 GRU, 3 relu RNN (PyTorch's gate orders).
+    node: mode one of RNN_MODES (PyTorch's gate orders).
     reverse runs it from the last step to the first (a bidirectional layer's
     reverse direction): y stays in time order and h_n is then y[0].
     Returns (y (steps, batch, hid), h_n, c_n (LSTM; else None))."""
     if mode not in RNN_MODES.values():
         raise ValueError(f"rnn_layer: unknown mode {mode!r}; expected one of {sorted(RNN_MODES.values())}")
-    name = ("rnn", "lstm", "gru", "rnn")[mode]
+    name = _RNN_NAMES[mode]
     wi, wh = _w(w_ih), _w(w_hh)
     x = _in(input, name, "input", wi.dtype)
     bi, bh = _w(b_ih), _w(b_hh)
@@ -1072,17 +1079,17 @@ def rnn_layer(mode, input, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None, r
     steps, n, _ = x.shape
     hid = wh.shape[1]
     y = np.empty((steps, n, hid), x.dtype)
-    cells = np.empty((steps, n, hid), x.dtype) if mode == 1 else None
-    gates = np.empty((steps, n, 4 * hid), x.dtype) if mode in (1, 2) else None
+    cells = np.empty((steps, n, hid), x.dtype) if mode == _LSTM else None
+    gates = np.empty((steps, n, 4 * hid), x.dtype) if mode in (_LSTM, _GRU) else None
     reverse = bool(reverse)
     if steps:
         _C.rnn_layer_forward(mode | (_C.RNN_REVERSE if reverse else 0), x, wi, wh, bi, bh, h0a, c0a, y, cells, gates)
         last = 0 if reverse else -1
         h_n = y[last].copy()
-        c_n = cells[last].copy() if mode == 1 else None
+        c_n = cells[last].copy() if mode == _LSTM else None
     else:
         h_n = h0a.copy() if h0a is not None else np.zeros((n, hid), x.dtype)
-        c_n = (c0a.copy() if c0a is not None else np.zeros((n, hid), x.dtype)) if mode == 1 else None
+        c_n = (c0a.copy() if c0a is not None else np.zeros((n, hid), x.dtype)) if mode == _LSTM else None
     if not needs_grad(input, w_ih, w_hh, b_ih, b_hh, h0, c0):
         return wrap(y), wrap(h_n), (wrap(c_n) if c_n is not None else None)
     node = RNNLayerBackward()
@@ -1092,7 +1099,7 @@ def rnn_layer(mode, input, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None, r
     node.need_x, node.need_h0, node.need_c0 = _rg(input), _rg(h0), _rg(c0)
     outs = record(node, (_t(input), _t(h0), _t(c0)) + node.params,
                   (y, h_n, c_n if c_n is not None else np.zeros((0,), x.dtype)))
-    return outs[0], outs[1], (outs[2] if mode == 1 else None)
+    return outs[0], outs[1], (outs[2] if mode == _LSTM else None)
 
 
 # ---------------------------------------------------------------- more layers and losses

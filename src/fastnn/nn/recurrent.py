@@ -21,6 +21,8 @@ from ..autograd import Tensor
 from . import functional as F
 from .module import Module, Parameter
 
+_LSTM = F.RNN_MODES["LSTM"]
+
 
 class Embedding(Module):
     """A lookup table: forward(indices) -> weight[indices] (indices any
@@ -128,7 +130,7 @@ class _RNNBase(Module):
     def _split_state(self, state, n, dtype):
         if state is None:
             return None, None
-        if self._mode == 1:
+        if self._mode == _LSTM:
             if not isinstance(state, (tuple, list)) or len(state) != 2:
                 raise self._error("state must be a tuple (h_0, c_0)", TypeError)
             return (self._check_state(state[0], "h_0", n, dtype), self._check_state(state[1], "c_0", n, dtype))
@@ -176,14 +178,14 @@ class _RNNBase(Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 inp = F.dropout(inp, self.dropout, True)
         h_n = stack(hs)
-        c_n = stack(cs) if mode == 1 else None
+        c_n = stack(cs) if mode == _LSTM else None
         if unbatched:
             out = inp.reshape(inp.shape[0], inp.shape[2])
             h_n = h_n.reshape(h_n.shape[0], h_n.shape[2])
             c_n = None if c_n is None else c_n.reshape(c_n.shape[0], c_n.shape[2])
         else:
             out = inp.transpose(1, 0) if self.batch_first else inp
-        if mode == 1:
+        if mode == _LSTM:
             return out, (h_n, c_n)
         return out, h_n
 
@@ -206,13 +208,13 @@ class RNN(_RNNBase):
 class LSTM(_RNNBase):
     """LSTM with PyTorch's gates i, f, g, o: forward(x, (h_0, c_0)=None) ->
     (output, (h_n, c_n)).  proj_size is not supported."""
-    _mode = 1
+    _mode = _LSTM
     _gates = 4
 
 
 class GRU(_RNNBase):
     """GRU with PyTorch's gates r, z, n (n = tanh(W_in x + b_in + r (W_hn h + b_hn)))."""
-    _mode = 2
+    _mode = F.RNN_MODES["GRU"]
     _gates = 3
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
