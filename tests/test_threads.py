@@ -131,22 +131,31 @@ def test_on_time_workers_keep_the_team(team_mode):
     judged late, so large products keep both threads."""
     fastnn.set_num_threads(2)
     a = np.random.default_rng(2).standard_normal((512, 512)).astype(np.float32)
-    late = {"full": 0, "caller_late": 0}
-    for _ in range(5):
-        # the worker starts first in caller_late: it saves time, never waits;
-        # full (no delay) alternates with it to tell a busy machine
-        for mode in late:
-            team_mode(mode)
-            before = _C.team_stats()
-            ops.matmul(a, a)
-            after = _C.team_stats()
-            assert after["regions"] - before["regions"] == 1
-            late[mode] += after["late"] - before["late"]
-    if late["full"]:
-        # the judge sets a region's wall time against the caller's CPU time:
-        # other processes holding the cores make any region late
+    # The judge sets a region's wall time against the caller's CPU time, so
+    # another process taking a core makes any region late.  Each attempt
+    # alternates full (no delay), which tells a busy machine, with
+    # caller_late (the worker starts first: it saves time, never waits); a
+    # quiet attempt must find no caller_late region late.  A judge that
+    # gets caller_late wrong fails every quiet attempt; a preemption during
+    # one attempt does not fail the test.
+    quiet = []
+    for _attempt in range(3):
+        late = {"full": 0, "caller_late": 0}
+        for _ in range(5):
+            for mode in late:
+                team_mode(mode)
+                before = _C.team_stats()
+                ops.matmul(a, a)
+                after = _C.team_stats()
+                assert after["regions"] - before["regions"] == 1
+                late[mode] += after["late"] - before["late"]
+        if not late["full"]:
+            quiet.append(late["caller_late"])
+            if late["caller_late"] == 0:
+                return
+    if not quiet:
         pytest.skip("the machine is busy: even undelayed regions lose to one thread")
-    assert late["caller_late"] == 0
+    assert min(quiet) == 0, f"caller_late regions judged late in every quiet attempt: {quiet}"
 
 
 def test_team_test_mode_rejects_unknown_modes(team_mode):
