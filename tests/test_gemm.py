@@ -21,7 +21,7 @@ THREADS = (1, 2)
 DTYPES = (np.float32, np.float64)
 PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67)
 
-# driver test flags (csrc/gemm/gemm.c)
+# driver test flags (csrc/gemm/gemm_test_hook.h)
 # ALL_THREADS makes small products use every thread (they would run on one)
 # SHARED makes the threads share one packed B panel (as large products do)
 # instead of each computing its own slice of C

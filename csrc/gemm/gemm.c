@@ -10,6 +10,7 @@
 #include "cpu/workspace.h"
 #include "cpu/kernels.h"
 #include "cpu/threads.h"
+#include "gemm/gemm_test_hook.h"
 #include "fastnn/fastnn.h"
 #include <stdlib.h>
 #include <string.h>
@@ -19,25 +20,6 @@
 static inline int omp_get_thread_num(void) { return 0; }
 static inline int omp_get_num_threads(void) { return 1; }
 #endif
-
-/* Test hook (fastnn._C._gemm_test_flags): forces paths a shape would not
- * take, so small test shapes reach every branch of the driver.  Not part of
- * the C API; not thread-safe; 0 in normal use. */
-#define FNN_GEMM_FORCE_PACK_A 1
-#define FNN_GEMM_FORCE_DIRECT_A 2
-#define FNN_GEMM_FORCE_PACK_B 4
-#define FNN_GEMM_FORCE_DIRECT_B 8
-#define FNN_GEMM_FORCE_KSPLIT 16
-#define FNN_GEMM_FORCE_NO_KSPLIT 32
-#define FNN_GEMM_FORCE_TINY_BLOCKS 64
-#define FNN_GEMM_FORCE_ALL_THREADS 128 /* all threads, however small the product */
-#define FNN_GEMM_FORCE_SHARED 256      /* threads share the packed B panel (no per-thread slices) */
-static int fnn_gemm_test_flags = 0;
-int fnn_gemm_set_test_flags(int flags) {
-    int old = fnn_gemm_test_flags;
-    fnn_gemm_test_flags = flags;
-    return old;
-}
 
 /* Packing buffers: one grow-only, 64-byte aligned block per calling thread,
  * reused by every later call from that thread (the pool threads of a call
@@ -75,7 +57,7 @@ static int fnn_check_batch(int64_t batch, int64_t stride, int64_t extent, int64_
 
 static int64_t fnn_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-/* The path of one product, from its shape (and the test flags). */
+/* The path of one product, from its shape (and the test hook's flags). */
 typedef struct fnn_gemm_plan {
     int pack_a, pack_b; /* pack the A block / B panel, or let the kernel read them in place */
     int cm;             /* gemm_ukr_cm tiles, whole k (few columns, A^T B) */
