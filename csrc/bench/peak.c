@@ -4,12 +4,13 @@
  * peak of the kernels that the GEMM being measured runs. */
 #include "bench/peak.h"
 #include "fastnn/fastnn.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* threads at most, as for the GEMM */
 #define FNN_PEAK_MAX_THREADS 256
+
+/* The meter times teams of threads with OpenMP; without it there is none. */
+#ifdef _OPENMP
+#include <omp.h>
 
 /* One ISA's meter, by FNN_ISA_ID_*; null where the ISA was not built. */
 typedef struct fnn_peak_isa {
@@ -36,7 +37,6 @@ static const fnn_peak_isa fnn_peak_isas[3] = {
 };
 #undef FNN_PEAK_ISA_
 
-#ifdef _OPENMP
 static double fnn_peak_run(const fnn_peak_isa *p, int elem_size, int64_t iters) {
     return elem_size == 4 ? (double)p->run_f32(iters) : p->run_f64(iters);
 }
