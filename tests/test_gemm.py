@@ -21,7 +21,7 @@ THREADS = (1, 2)
 DTYPES = (np.float32, np.float64)
 PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67)
 
-# driver test flags (csrc/gemm/gemm.c)
+# driver test flags (csrc/gemm/gemm_test_hook.h)
 # ALL_THREADS makes small products use every thread (they would run on one)
 # SHARED makes the threads share one packed B panel (as large products do)
 # instead of each computing its own slice of C
@@ -452,12 +452,21 @@ def test_c_api_error_codes():
     assert _C.gemm_raw("N", "N", 2, 2, 2, 1.0, buf, 2, buf, 2, 0.0, c, big) == EOVERFLOW
 
 
-def test_gemm_info_and_peak():
+def test_gemm_info_and_peak(env):
+    peak = {}
     for isa in ISAS:
+        env(isa=isa)
         mr, nr = _C.gemm_info(np.float32)
         assert mr >= 1 and nr >= 1
+        peak[isa] = _C.gemm_fma_peak(np.float32, 1, 0.02)
+        assert peak[isa] > 0 and _C.gemm_fma_peak(np.float64, 1, 0.02) > 0
+        # the meter is a benchmark helper, not a kernel of the ISA's table
+        assert not any("peak" in name for name in fastnn.config()["kernels"])
     assert _C.gemm_fma_peak(np.float32, 1, 0.02) > 0
     assert any(name.startswith("fnn_f32_gemm_ukr__") for name in fastnn.config()["kernels"])
+    # it times the ISA in use: a vector ISA's FMAs are several lanes wide
+    for isa in ISAS[1:]:
+        assert peak[isa] > 2 * peak["generic"], peak
 
 
 # ---------------------------------------------------------------- property test

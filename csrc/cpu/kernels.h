@@ -199,14 +199,11 @@ typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
     typedef void fnn_gemm_ksum_##DT##_t(int64_t m, int64_t n, int64_t nparts, const T *parts,        \
                                         int64_t part_stride, T *c, int64_t ldc,                     \
                                         const fnn_gemm_epi_##DT *e);
-typedef float fnn_gemm_peak_f32_t(int64_t iters);
-typedef double fnn_gemm_peak_f64_t(int64_t iters);
 FNN_GEMM_SIGS_(float, f32)
 FNN_GEMM_SIGS_(double, f64)
 #undef FNN_GEMM_SIGS_
 #define FNN_GEMM_KERNELS(K) K(gemm_info, fnn_gemm_info) K(gemm_ukr, fnn_gemm_ukr) \
-    K(gemm_ukr_cm, fnn_gemm_ukr_cm) K(gemm_ukr_dot, fnn_gemm_ukr_dot) K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
-    K(gemm_peak, fnn_gemm_peak)
+    K(gemm_ukr_cm, fnn_gemm_ukr_cm) K(gemm_ukr_dot, fnn_gemm_ukr_dot) K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum)
 
 /* Convolution (conv/conv_body.inc).  The geometry of one group of one image:
  * input c x h x w (c = C/groups), kernel r x s, output p x q, strides,

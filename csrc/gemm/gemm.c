@@ -10,6 +10,7 @@
 #include "cpu/workspace.h"
 #include "cpu/kernels.h"
 #include "cpu/threads.h"
+#include "gemm/gemm_test_hook.h"
 #include "fastnn/fastnn.h"
 #include <stdlib.h>
 #include <string.h>
@@ -19,25 +20,6 @@
 static inline int omp_get_thread_num(void) { return 0; }
 static inline int omp_get_num_threads(void) { return 1; }
 #endif
-
-/* Test hook (fastnn._C._gemm_test_flags): forces paths a shape would not
- * take, so small test shapes reach every branch of the driver.  Not part of
- * the C API; not thread-safe; 0 in normal use. */
-#define FNN_GEMM_FORCE_PACK_A 1
-#define FNN_GEMM_FORCE_DIRECT_A 2
-#define FNN_GEMM_FORCE_PACK_B 4
-#define FNN_GEMM_FORCE_DIRECT_B 8
-#define FNN_GEMM_FORCE_KSPLIT 16
-#define FNN_GEMM_FORCE_NO_KSPLIT 32
-#define FNN_GEMM_FORCE_TINY_BLOCKS 64
-#define FNN_GEMM_FORCE_ALL_THREADS 128 /* all threads, however small the product */
-#define FNN_GEMM_FORCE_SHARED 256      /* threads share the packed B panel (no per-thread slices) */
-static int fnn_gemm_test_flags = 0;
-int fnn_gemm_set_test_flags(int flags) {
-    int old = fnn_gemm_test_flags;
-    fnn_gemm_test_flags = flags;
-    return old;
-}
 
 /* Packing buffers: one grow-only, 64-byte aligned block per calling thread,
  * reused by every later call from that thread (the pool threads of a call
@@ -75,7 +57,7 @@ static int fnn_check_batch(int64_t batch, int64_t stride, int64_t extent, int64_
 
 static int64_t fnn_round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-/* The path of one product, from its shape (and the test flags). */
+/* The path of one product, from its shape (and the test hook's flags). */
 typedef struct fnn_gemm_plan {
     int pack_a, pack_b; /* pack the A block / B panel, or let the kernel read them in place */
     int cm;             /* gemm_ukr_cm tiles, whole k (few columns, A^T B) */
@@ -106,60 +88,4 @@ int fnn_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, float a
 int fnn_dgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a, int64_t lda,
               const double *b, int64_t ldb, double beta, double *c, int64_t ldc) {
     return fnn_gemm_entry_f64(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-/* Measured FMA peak of the active ISA for element size 4 (float) or 8
- * (double), in GFLOPS, with nt threads each running gemm_peak for about
- * `seconds`: the yardstick of `fastnn bench` (fraction of peak).  Returns a
- * negative value on bad arguments. */
-double fnn_gemm_measure_peak(int elem_size, int nt, double seconds) {
-    if ((elem_size != 4 && elem_size != 8) || nt < 1 || nt > FNN_GEMM_MAX_THREADS || !(seconds > 0)) return -1;
-#ifdef _OPENMP
-    fnn_gemm_info inf;
-    if (elem_size == 4)
-        fnn_active->gemm_info_f32(&inf);
-    else
-        fnn_active->gemm_info_f64(&inf);
-    const double flops_per_iter = 2.0 * inf.mr * inf.nr;
-    /* Calibrate bursts of ~2 ms on one thread, then time the team over many
-     * bursts and keep the best: on a shared machine some bursts run with a
-     * core taken by another process, and the peak is what the cores can do. */
-    int64_t iters = 1 << 10;
-    double t = 0, sink = 0;
-    for (;;) {
-        double t0 = omp_get_wtime();
-        sink += elem_size == 4 ? fnn_active->gemm_peak_f32(iters) : fnn_active->gemm_peak_f64(iters);
-        t = omp_get_wtime() - t0;
-        if (t > 1e-3 || iters > ((int64_t)1 << 40)) break;
-        iters *= 2;
-    }
-    iters = (int64_t)((double)iters * 2e-3 / FNN_MAX(t, 1e-9));
-    if (iters < 1) iters = 1;
-    int reps = (int)(seconds / 2e-3);
-    if (reps < 10) reps = 10;
-    double best = 0;
-    for (int rep = 0; rep < reps; rep++) {
-        double t0 = 0, t1 = 0;
-        int team = 1;
-#pragma omp parallel num_threads(nt) reduction(+ : sink)
-        {
-#pragma omp barrier
-#pragma omp master
-            {
-                t0 = omp_get_wtime();
-                team = omp_get_num_threads();
-            }
-            sink += elem_size == 4 ? fnn_active->gemm_peak_f32(iters) : fnn_active->gemm_peak_f64(iters);
-#pragma omp barrier
-#pragma omp master
-            t1 = omp_get_wtime();
-        }
-        double g = flops_per_iter * (double)iters * team / (t1 - t0) / 1e9;
-        if (g > best) best = g;
-    }
-    return sink == 12345.678 ? best + 1e-300 : best;
-#else
-    (void)seconds;
-    return -1;
-#endif
 }

@@ -78,6 +78,65 @@ static inline void vs_f64_deinterleave(__m512d a, __m512d b, __m512d *even, __m5
     *even = _mm512_permutex2var_pd(a, ie, b);
     *odd = _mm512_permutex2var_pd(a, _mm512_add_epi64(ie, _mm512_set1_epi64(1)), b);
 }
+/* In-register transpose of a VL x VL block: r[i] is row i on entry and
+ * column i on return.  Unpacks and in-lane shuffles, then whole 128-bit
+ * lanes into place in two rounds. */
+static inline void vs_f32_transpose(__m512 *r) {
+    __m512 t[16];
+    _Pragma("GCC unroll 8") for (int j = 0; j < 16; j += 2) {
+        t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+        t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+    }
+    _Pragma("GCC unroll 4") for (int j = 0; j < 16; j += 4) {
+        r[j] = _mm512_shuffle_ps(t[j], t[j + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[j + 1] = _mm512_shuffle_ps(t[j], t[j + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[j + 2] = _mm512_shuffle_ps(t[j + 1], t[j + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[j + 3] = _mm512_shuffle_ps(t[j + 1], t[j + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+        t[c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+        t[4 + c] = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xdd);
+        t[8 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+        t[12 + c] = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xdd);
+    }
+    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+        r[c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0x88);
+        r[8 + c] = _mm512_shuffle_f32x4(t[c], t[8 + c], 0xdd);
+        r[4 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(t[4 + c], t[12 + c], 0xdd);
+    }
+}
+static inline void vs_f64_transpose(__m512d *r) {
+    __m512d t[8];
+    _Pragma("GCC unroll 4") for (int j = 0; j < 8; j += 2) {
+        t[j] = _mm512_unpacklo_pd(r[j], r[j + 1]);
+        t[j + 1] = _mm512_unpackhi_pd(r[j], r[j + 1]);
+    }
+    /* 128-bit lanes: (0,2) (1,3) pairs, then (0,4) (1,5) ... */
+    _Pragma("GCC unroll 2") for (int j = 0; j < 8; j += 4) {
+        r[j] = _mm512_shuffle_f64x2(t[j], t[j + 2], 0x88);
+        r[j + 1] = _mm512_shuffle_f64x2(t[j + 1], t[j + 3], 0x88);
+        r[j + 2] = _mm512_shuffle_f64x2(t[j], t[j + 2], 0xdd);
+        r[j + 3] = _mm512_shuffle_f64x2(t[j + 1], t[j + 3], 0xdd);
+    }
+    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) {
+        t[c] = _mm512_shuffle_f64x2(r[c], r[4 + c], 0x88);
+        t[4 + c] = _mm512_shuffle_f64x2(r[c], r[4 + c], 0xdd);
+    }
+    _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) r[c] = t[c];
+}
+/* p[0], p[stride], ..., p[(VL-1)*stride] by one gather; the lane offsets
+ * are int32, so (VL-1)*stride must fit in one.  Built from the stride on
+ * each call: a loop with a fixed stride computes them once. */
+static inline __m512 vs_f32_load_strided(const float *p, int64_t stride) {
+    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                           _mm512_set1_epi32((int)stride));
+    return _mm512_i32gather_ps(idx, p, 4);
+}
+static inline __m512d vs_f64_load_strided(const double *p, int64_t stride) {
+    const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)stride));
+    return _mm512_i32gather_pd(idx, p, 8);
+}
 static inline __mmask16 vs_f32_isnan(__m512 a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
 static inline __mmask8 vs_f64_isnan(__m512d a) { return _mm512_cmp_pd_mask(a, a, _CMP_UNORD_Q); }
 static inline __mmask16 vs_f32_mask_or(__mmask16 a, __mmask16 b) { return (__mmask16)(a | b); }

@@ -34,3 +34,5 @@
 #undef v_isnan
 #undef v_mask_or
 #undef v_store_i32_part
+#undef v_transpose
+#undef v_load_strided

@@ -177,7 +177,7 @@ def gemm_fma_peak(dtype=np.float32, int threads=1, double seconds=0.2):
 
 
 def _gemm_test_flags(int flags):
-    """Test hook: force GEMM paths (see csrc/gemm/gemm.c); returns the old flags."""
+    """Test hook: force GEMM paths (see csrc/gemm/gemm_test_hook.h); returns the old flags."""
     return fnn_gemm_set_test_flags(flags)
 
 

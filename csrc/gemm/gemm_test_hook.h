@@ -1,0 +1,24 @@
+/* Test hook of the GEMM driver, not part of the C API: tests/test_gemm.py
+ * (through fastnn._C._gemm_test_flags) forces paths that a shape would not
+ * take, so small test shapes reach every branch of the driver.  0 in normal
+ * use; not thread-safe (set it between calls).  The driver reads it once
+ * per call, and the production plan is compiled without its tests (see
+ * plan in gemm_driver.inc). */
+#ifndef FNN_GEMM_TEST_HOOK_H
+#define FNN_GEMM_TEST_HOOK_H
+
+#define FNN_GEMM_FORCE_PACK_A 1
+#define FNN_GEMM_FORCE_DIRECT_A 2
+#define FNN_GEMM_FORCE_PACK_B 4
+#define FNN_GEMM_FORCE_DIRECT_B 8
+#define FNN_GEMM_FORCE_KSPLIT 16
+#define FNN_GEMM_FORCE_NO_KSPLIT 32
+#define FNN_GEMM_FORCE_TINY_BLOCKS 64
+#define FNN_GEMM_FORCE_ALL_THREADS 128 /* all threads, however small the product */
+#define FNN_GEMM_FORCE_SHARED 256      /* threads share the packed B panel (no per-thread slices) */
+
+/* The FNN_GEMM_FORCE_* flags in force (gemm_test_hook.c). */
+extern int fnn_gemm_test_flags;
+/* Sets them; returns the previous ones. */
+int fnn_gemm_set_test_flags(int flags);
+#endif
