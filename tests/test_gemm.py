@@ -453,20 +453,25 @@ def test_c_api_error_codes():
 
 
 def test_gemm_info_and_peak(env):
-    peak = {}
+    rounds = {}
     for isa in ISAS:
         env(isa=isa)
-        mr, nr = _C.gemm_info(np.float32)
-        assert mr >= 1 and nr >= 1
-        peak[isa] = _C.gemm_fma_peak(np.float32, 1, 0.02)
-        assert peak[isa] > 0 and _C.gemm_fma_peak(np.float64, 1, 0.02) > 0
+        for dt in DTYPES:
+            mr, nr = _C.gemm_info(dt)
+            assert mr >= 1 and nr >= 1
+            assert _C.gemm_fma_peak(dt, 1, 0.02) > 0
+            # the meter runs the ISA in use, over its GEMM tile's registers
+            # (a count, not a time: a test never asserts a speed)
+            assert _C.gemm_fma_peak_round(dt) == 2 * mr * nr, (isa, dt)
+            rounds[isa, np.dtype(dt).name] = 2 * mr * nr
         # the meter is a benchmark helper, not a kernel of the ISA's table
         assert not any("peak" in name for name in fastnn.config()["kernels"])
-    assert _C.gemm_fma_peak(np.float32, 1, 0.02) > 0
     assert any(name.startswith("fnn_f32_gemm_ukr__") for name in fastnn.config()["kernels"])
-    # it times the ISA in use: a vector ISA's FMAs are several lanes wide
+    # a vector ISA's tile holds several lanes per register
     for isa in ISAS[1:]:
-        assert peak[isa] > 2 * peak["generic"], peak
+        assert rounds[isa, "float32"] > rounds["generic", "float32"], rounds
+    with pytest.raises(ValueError, match="float16"):
+        _C.gemm_fma_peak_round(np.float16)
 
 
 # ---------------------------------------------------------------- property test

@@ -91,3 +91,15 @@ double fnn_gemm_measure_peak(int elem_size, int nt, double seconds) {
     return -1;
 #endif
 }
+
+int64_t fnn_gemm_peak_round_flops(int elem_size) {
+    if (elem_size != 4 && elem_size != 8) return -1;
+#ifdef _OPENMP
+    const int isa = fnn_get_isa();
+    if (isa < 0 || isa > 2 || !fnn_peak_isas[isa].run_f32) return -1;
+    const fnn_peak_isa *p = &fnn_peak_isas[isa];
+    return elem_size == 4 ? p->flops_f32() : p->flops_f64();
+#else
+    return -1;
+#endif
+}

@@ -22,4 +22,9 @@ FNN_PEAK_DECLARE_(avx512)
  * (double), in GFLOPS, with nt threads for about `seconds`.  Returns a
  * negative value on bad arguments or without OpenMP. */
 double fnn_gemm_measure_peak(int elem_size, int nt, double seconds);
+
+/* The flops of one round of the active ISA's meter for element size 4 or 8:
+ * 2*MR*NR of that ISA's GEMM tile.  Returns -1 on a bad size or an ISA not
+ * built.  The meter is timed; this is what a test can check exactly. */
+int64_t fnn_gemm_peak_round_flops(int elem_size);
 #endif

@@ -18,9 +18,11 @@ cdef extern from *:
     """
     int fnn_gemm_set_test_flags(int flags);
     double fnn_gemm_measure_peak(int elem_size, int nt, double seconds);
+    int64_t fnn_gemm_peak_round_flops(int elem_size);
     """
     int fnn_gemm_set_test_flags(int flags) nogil
     double fnn_gemm_measure_peak(int elem_size, int nt, double seconds) nogil
+    int64_t fnn_gemm_peak_round_flops(int elem_size) nogil
 
 
 def linear(cnp.ndarray x, cnp.ndarray w, bias, y, int act, double act_alpha):
@@ -174,6 +176,15 @@ def gemm_fma_peak(dtype=np.float32, int threads=1, double seconds=0.2):
     if g < 0:
         raise ValueError("gemm_fma_peak: bad arguments (or built without OpenMP)")
     return g
+
+
+def gemm_fma_peak_round(dtype=np.float32):
+    """Flops of one round of the active ISA's FMA-peak meter for dtype:
+    2*MR*NR of that ISA's GEMM register tile."""
+    cdef int64_t f = fnn_gemm_peak_round_flops(np.dtype(dtype).itemsize)
+    if f < 0:
+        raise ValueError(f"gemm_fma_peak_round: unsupported dtype {np.dtype(dtype)} (or built without OpenMP)")
+    return f
 
 
 def _gemm_test_flags(int flags):
