@@ -71,6 +71,7 @@
 #define v_eq VS(eq)
 #define v_select VS(select)
 #define v_pow2i VS(pow2i)
+#define v_scalef VS(scalef)
 #define v_reduce_add VS(reduce_add)
 #define v_reduce_max VS(reduce_max)
 #define v_deinterleave VS(deinterleave)

@@ -2,6 +2,8 @@
  * and tails.  Include only inside the avx512 target region. */
 #ifndef FNN_VEC_AVX512_H
 #define FNN_VEC_AVX512_H
+/* v_scalef(v, n) = v 2^n in one instruction, rounded once (vmath's v_scale) */
+#define FNN_VEC_HAS_SCALEF 1
 #include <immintrin.h>
 #include <stdint.h>
 
@@ -45,6 +47,7 @@
         b = _mm512_slli_epi##I(_mm512_add_epi##I(b, _mm512_set1_epi##I(BIAS)), MANT);                \
         return _mm512_castsi512_##X(b);                                                              \
     }                                                                                                \
+    static inline V vs_##S##_scalef(V v, V n) { return _mm512_scalef_##X(v, n); }                  \
     static inline T vs_##S##_reduce_add(V v) { return _mm512_reduce_add_##X(v); }                   \
     static inline T vs_##S##_reduce_max(V v) { return _mm512_reduce_max_##X(v); }
 

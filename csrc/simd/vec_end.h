@@ -28,6 +28,7 @@
 #undef v_eq
 #undef v_select
 #undef v_pow2i
+#undef v_scalef
 #undef v_reduce_add
 #undef v_reduce_max
 #undef v_deinterleave
