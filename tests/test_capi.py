@@ -124,8 +124,11 @@ SCALARS = {
     "alpha": 0.9, "beta": 0.0, "act_alpha": 0.01, "eps": 1e-5, "momentum": 0.9, "dampening": 0.0,
     "lr": 0.1, "beta1": 0.9, "beta2": 0.999, "weight_decay": 0.01, "step": 1, "act": 0,
     "transa": b"N", "transb": b"N",
-    "mode": 0, "causal": 1, "scale": 0.5, "padding_idx": -1,
+    "mode": 0, "causal": 1, "scale": 0.5, "padding_idx": -1, "ndim": 2,
 }
+# Integer arrays that describe the others, as their valid call needs them:
+# the strided copy of a 3 x 4 array into its transpose.
+INDEX_ARRAYS = {"copy_strided": {"shape": [3, 4], "src_strides": [4, 1], "dst_strides": [1, 3]}}
 SIZE_NAMES = {"m", "n", "k", "rows", "cols", "c", "s", "batch", "num", "dim", "steps", "n_in", "hid", "bh", "sq", "sk",
               "d", "heads"}
 # Pointers that may be NULL in the valid call above (documented in fastnn.h).
@@ -187,7 +190,9 @@ class Call:
         for i, (pname, base, ptr) in enumerate(self.params):
             if ptr:  # positive values, different in each array
                 size = sizes.get(pname, 64)
-                if pname == "target" and base == "int64_t":
+                if pname in INDEX_ARRAYS.get(base_name(name), {}):
+                    a = np.array(INDEX_ARRAYS[base_name(name)][pname], np.int64)
+                elif pname == "target" and base == "int64_t":
                     a = np.zeros(size, np.int64)
                 elif pname == "argmax":  # indices within an h x w plane
                     a = (np.arange(size) * 7 % (geom["h"] * geom["w"])).astype(np.int32)
@@ -251,6 +256,8 @@ def bad_cases(call):
         t[SIZE - 1] = SIZE  # a class index out of range, in the last row
         cases.append(("target out of range", {"target": t}, FNN_EINVAL))
     base = base_name(call.name)
+    if base == "copy_strided":
+        cases += copy_strided_bad_cases()
     if base.startswith("conv2d"):
         cases += conv_bad_cases()
     elif base == "max_pool2d_backward":
@@ -281,6 +288,16 @@ def conv_bad_cases():
                ("h*w overflows int64", {"h": big, "w": big}, FNN_EOVERFLOW),
                ("h + 2 pad_h overflows int64", {"pad_h": (1 << 63) - 1}, FNN_EOVERFLOW),
                ("dil_w*(s-1) overflows int64", {"dil_w": 1 << 62}, FNN_EOVERFLOW)])
+
+
+def copy_strided_bad_cases():
+    """Bad shapes of the strided copy (ndim 2, shape 3 x 4)."""
+    shape = lambda *v: {"shape": np.array(v, np.int64)}  # noqa: E731
+    return [("ndim=0", {"ndim": 0}, FNN_EINVAL), ("ndim=-1", {"ndim": -1}, FNN_EINVAL),
+            ("ndim=9 > FNN_COPY_MAX_DIMS", {"ndim": 9}, FNN_EINVAL),
+            ("shape[0]=-1", shape(-1, 4), FNN_EINVAL), ("shape[1]=-1", shape(3, -1), FNN_EINVAL),
+            ("2^62 rows of 4 overflow int64", shape(1 << 62, 4), FNN_EOVERFLOW),
+            ("3 rows of 2^62 overflow int64", shape(3, 1 << 62), FNN_EOVERFLOW)]
 
 
 def pool_bad_cases():

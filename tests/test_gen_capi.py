@@ -142,6 +142,9 @@ SGEMM = ("int fnn_sgemm(char transa, char transb, int64_t m, int64_t n, int64_t 
 DGEMM = ("int fnn_dgemm(char transa, char transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,\n"
          "              int64_t lda, const double *b, int64_t ldb, double beta, double *c, int64_t ldc);\n")
 ABI_1_1 = "/* ==== ABI 1.1: convolution and pooling"
+# the last ABI line of fastnn.h, and the one a new function would open
+_MINORS = [int(m) for m in re.findall(r"/\* =+ ABI 1\.(\d+)", read(ROOT, "csrc/include/fastnn/fastnn.h"))]
+LAST, NEXT = f"ABI 1.{max(_MINORS)}:", f"ABI 1.{max(_MINORS) + 1}"
 BAD_HEADERS = {
     "a function declared in the middle": (lambda h: edit(h, ABI_1_1, "int fnn_new_f32(int64_t n);\n\n" + ABI_1_1),
                                           "append-only"),
@@ -150,21 +153,21 @@ BAD_HEADERS = {
                               "append-only"),
     "a function removed": (lambda h: edit(h, DGEMM, ""), "append-only"),
     "two functions swapped": (lambda h: edit(h, SGEMM + DGEMM, DGEMM + SGEMM), "append-only"),
-    "an ABI minor skipped": (lambda h: edit(h, "ABI 1.3:", "ABI 1.4:"), "one minor up each"),
-    "an ABI line of another major": (lambda h: edit(h, "ABI 1.3:", "ABI 2.0:"), "several majors"),
+    "an ABI minor skipped": (lambda h: edit(h, LAST, NEXT + ":"), "one minor up each"),
+    "an ABI line of another major": (lambda h: edit(h, LAST, "ABI 2.0:"), "several majors"),
     "a lower ABI major": (lambda h: re.sub(r"ABI 1\.\d", "ABI 0.0", h, count=1).replace("ABI 1.", "ABI 0."),
                           "lower than the table's"),
     "a function before the first ABI line": (lambda h: edit(h, "/* ==== ABI 1.0", "int fnn_early(void);\n/* ==== ABI 1.0"),
                                              "before the first"),
     "no ABI line": (lambda h: re.sub(r"/\* =+ ABI.*\*/\n", "", h), "before the first"),
-    "an ABI line heading no function": (lambda h: append(h, "/* ==== ABI 1.4: nothing ==== */\n"), "heads no function"),
-    "a declaration it cannot read": (lambda h: append(h, "/* ==== ABI 1.4 ==== */\nint fnn_cb(int (*f)(int));\n"),
+    "an ABI line heading no function": (lambda h: append(h, f"/* ==== {NEXT}: nothing ==== */\n"), "heads no function"),
+    "a declaration it cannot read": (lambda h: append(h, f"/* ==== {NEXT} ==== */\nint fnn_cb(int (*f)(int));\n"),
                                      "cannot read"),
-    "a declaration without ';'": (lambda h: append(h, "/* ==== ABI 1.4 ==== */\nint fnn_cb(int n)\n"), "no ';'"),
-    "a parameter type it cannot declare": (lambda h: append(h, "/* ==== ABI 1.4 ==== */\nint fnn_u8(uint8_t *x);\n"),
+    "a declaration without ';'": (lambda h: append(h, f"/* ==== {NEXT} ==== */\nint fnn_cb(int n)\n"), "no ';'"),
+    "a parameter type it cannot declare": (lambda h: append(h, f"/* ==== {NEXT} ==== */\nint fnn_u8(uint8_t *x);\n"),
                                            "TYPES"),
-    "a function without (void)": (lambda h: append(h, "/* ==== ABI 1.4 ==== */\nint fnn_noargs();\n"), "(void)"),
-    "a function declared twice": (lambda h: append(h, "/* ==== ABI 1.4 ==== */\nint fnn_best_isa(void);\n"),
+    "a function without (void)": (lambda h: append(h, f"/* ==== {NEXT} ==== */\nint fnn_noargs();\n"), "(void)"),
+    "a function declared twice": (lambda h: append(h, f"/* ==== {NEXT} ==== */\nint fnn_best_isa(void);\n"),
                                   "declared twice"),
     "a constant that is not an integer": (lambda h: edit(h, "#define FNN_OK 0", '#define FNN_OK "ok"'),
                                           "not an integer constant"),

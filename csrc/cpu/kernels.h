@@ -13,6 +13,9 @@ typedef void fnn_unary_fwd_f64_t(int64_t n, const double *x, double *y, double a
 /* Elementwise dx = g * f'(.) from what the forward saved (x or y). */
 typedef void fnn_unary_bwd_f32_t(int64_t n, const float *g, const float *saved, float *dx, float alpha);
 typedef void fnn_unary_bwd_f64_t(int64_t n, const double *g, const double *saved, double *dx, double alpha);
+/* Elementwise y = a + alpha b (elem/elem_body.inc). */
+typedef void fnn_binary_f32_t(int64_t n, const float *a, const float *b, float *y, float alpha);
+typedef void fnn_binary_f64_t(int64_t n, const double *a, const double *b, double *y, double alpha);
 /* One contiguous row of a softmax-like op. */
 typedef void fnn_row_fwd_f32_t(int64_t cols, const float *x, float *y);
 typedef void fnn_row_fwd_f64_t(int64_t cols, const double *x, double *y);
@@ -274,6 +277,7 @@ FNN_CONV_SIGS_(double, f64)
     FNN_ACT_UNARY_OPS(FNN_ACT_UNARY_KERNELS_, K)    \
     FNN_ACT_ROW_OPS(FNN_ACT_ROW_KERNELS_, K)        \
     FNN_CE_KERNELS(K)                               \
+    FNN_ELEM_KERNELS(K)                             \
     FNN_NORM_KERNELS(K)                             \
     FNN_OPTIM_KERNELS(K)                            \
     FNN_GEMM_KERNELS(K)                             \
@@ -284,6 +288,8 @@ FNN_CONV_SIGS_(double, f64)
 
 /* Cross-entropy, in act/cross_entropy_body.inc. */
 #define FNN_CE_KERNELS(K) K(cross_entropy_index_row, fnn_ce_index_row) K(cross_entropy_prob_row, fnn_ce_prob_row)
+/* Elementwise arithmetic, in elem/elem_body.inc. */
+#define FNN_ELEM_KERNELS(K) K(add, fnn_binary)
 /* Normalisation, in norm/norm_body.inc. */
 #define FNN_NORM_KERNELS(K)                                                            \
     K(layer_norm_fwd_row, fnn_ln_fwd_row) K(layer_norm_bwd_row, fnn_ln_bwd_row)       \

@@ -350,6 +350,7 @@ def output_for(out, shape, dtype, str op, inputs=()):
 
 include "_nn.pxi"
 include "_gemm.pxi"
+include "_elem.pxi"
 include "_codes.pxi"
 
 include "_capi.pxi"

@@ -172,13 +172,13 @@ cdef inline void _deliver(NodeBase m, Py_ssize_t k, object g):
     for a single-output node, a list per output otherwise)."""
     cdef list buf
     if m.n_out == 1:
-        m._buf = g if m._buf is None else m._buf + g
+        m._buf = g if m._buf is None else sum_arrays(m._buf, g, 1.0)
         return
     if m._buf is None:
         m._buf = [None] * m.n_out
     buf = <list>m._buf
     prev = buf[k]
-    buf[k] = g if prev is None else prev + g
+    buf[k] = g if prev is None else sum_arrays(prev, g, 1.0)
 
 
 cdef inline NodeBase _target(object e, Py_ssize_t *k):

@@ -49,6 +49,8 @@ cdef extern from "fastnn/fastnn.h" nogil:
     int FNN_RNN_MODE_RELU
     int FNN_RNN_REVERSE  # or'ed into mode: run from the last step to the first
 
+    int FNN_COPY_MAX_DIMS
+
     # ---- ABI 1.0
     # threads and ISA
     int fnn_get_num_threads()
@@ -273,3 +275,11 @@ cdef extern from "fastnn/fastnn.h" nogil:
                                           const double *key_mask, int64_t heads, const double *o,
                                           const double *grad_out, const double *lse, double scale, int causal,
                                           double *grad_q, double *grad_k, double *grad_v)
+
+    # ---- ABI 1.4: elementwise add, strided copy
+    int fnn_add_f32(int64_t n, const float *a, const float *b, double alpha, float *y)
+    int fnn_add_f64(int64_t n, const double *a, const double *b, double alpha, double *y)
+    int fnn_copy_strided_f32(int ndim, const int64_t *shape, const float *src, const int64_t *src_strides,
+                             float *dst, const int64_t *dst_strides)
+    int fnn_copy_strided_f64(int ndim, const int64_t *shape, const double *src, const int64_t *src_strides,
+                             double *dst, const int64_t *dst_strides)

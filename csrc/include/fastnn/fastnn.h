@@ -443,6 +443,23 @@ int fnn_attention_masked_backward_f64(int64_t bh, int64_t sq, int64_t sk, int64_
                                       const double *grad_out, const double *lse, double scale, int causal,
                                       double *grad_q, double *grad_k, double *grad_v);
 
+/* ==== ABI 1.4: elementwise add, strided copy ============================ */
+/* y = a + alpha * b over n elements, one fused multiply-add each (alpha 1
+ * or -1: the correctly rounded sum or difference).  y may be a or b, but
+ * must not otherwise overlap them. */
+int fnn_add_f32(int64_t n, const float *a, const float *b, double alpha, float *y);
+int fnn_add_f64(int64_t n, const double *a, const double *b, double alpha, double *y);
+/* dst[i] = src[i] for every index i of an ndim-dimensional array of `shape`
+ * (1 <= ndim <= FNN_COPY_MAX_DIMS), with strides in elements (any sign; a
+ * source stride may be 0).  dst's elements must be distinct and must not
+ * overlap src.  Copies rows of the last dimension; a row that is unit-stride
+ * on both sides is one memcpy. */
+#define FNN_COPY_MAX_DIMS 8
+int fnn_copy_strided_f32(int ndim, const int64_t *shape, const float *src, const int64_t *src_strides, float *dst,
+                         const int64_t *dst_strides);
+int fnn_copy_strided_f64(int ndim, const int64_t *shape, const double *src, const int64_t *src_strides, double *dst,
+                         const int64_t *dst_strides);
+
 #ifdef __cplusplus
 }
 #endif

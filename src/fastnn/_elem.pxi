@@ -1,0 +1,113 @@
+# Elementwise arithmetic and the strided copy (csrc/elem/): threaded
+# replacements for NumPy's single-threaded a + b and copies between layouts
+# on the autograd hot path (residual adds, gradient sums, attention heads).
+
+
+def add(cnp.ndarray a, cnp.ndarray b, double alpha=1.0, out=None):
+    """out = a + alpha * b for C-contiguous arrays of one dtype and size
+    (alpha 1 or -1: exactly NumPy's a + b or a - b).  out may be a or b;
+    None allocates it.  Returns out."""
+    cdef cnp.ndarray Y = _out_like(a, out)
+    _same(a, b, "add")
+    _same(a, Y, "add")
+    cdef int rc
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32:
+        rc = _add(F32, a, b, alpha, Y)
+    else:
+        rc = _add(F64, a, b, alpha, Y)
+    check_rc(rc, "add")
+    return Y
+
+
+cdef inline int _add(real *kind, cnp.ndarray a, cnp.ndarray b, double alpha, cnp.ndarray y) noexcept:
+    cdef int64_t n = cnp.PyArray_SIZE(a)
+    cdef const real *pa = <const real *>cnp.PyArray_DATA(a)
+    cdef const real *pb = <const real *>cnp.PyArray_DATA(b)
+    cdef real *py = <real *>cnp.PyArray_DATA(y)
+    cdef int rc
+    with nogil:
+        if real is float:
+            rc = fnn_add_f32(n, pa, pb, alpha, py)
+        else:
+            rc = fnn_add_f64(n, pa, pb, alpha, py)
+    return rc
+
+
+def copy_into(cnp.ndarray src, cnp.ndarray dst):
+    """dst[...] = src for arrays of one shape and dtype (float32 or float64)
+    with any strides (a view such as x.transpose(0, 2, 1, 3) on either side),
+    threaded.  dst must not overlap src, nor hold one element twice.
+    Returns dst."""
+    cdef int t = cnp.PyArray_TYPE(src)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError(f"copy_into: unsupported dtype {src.dtype}")
+    if cnp.PyArray_TYPE(dst) != t:
+        raise TypeError(f"copy_into: dtype mismatch {src.dtype} vs {dst.dtype}")
+    if (<object>src).shape != (<object>dst).shape:
+        raise ValueError(f"copy_into: shape mismatch {(<object>src).shape} vs {(<object>dst).shape}")
+    if not cnp.PyArray_ISWRITEABLE(dst):
+        raise ValueError("copy_into: dst is read-only")
+    if not (cnp.PyArray_ISALIGNED(src) and cnp.PyArray_ISALIGNED(dst)
+            and cnp.PyArray_ISNOTSWAPPED(src) and cnp.PyArray_ISNOTSWAPPED(dst)):
+        raise ValueError("copy_into: arrays must be aligned and in native byte order")
+    cdef int nd = cnp.PyArray_NDIM(src)
+    if nd > FNN_COPY_MAX_DIMS or nd > 8:
+        raise ValueError(f"copy_into: at most {min(FNN_COPY_MAX_DIMS, 8)} dimensions, got {nd}")
+    cdef int64_t shape[8]
+    cdef int64_t ss[8]
+    cdef int64_t ds[8]
+    cdef int64_t item = cnp.PyArray_ITEMSIZE(src)
+    cdef int d
+    if nd == 0:
+        nd = 1
+        shape[0] = ss[0] = ds[0] = 1
+    else:
+        for d in range(nd):
+            shape[d] = cnp.PyArray_DIM(src, d)
+            ss[d] = cnp.PyArray_STRIDE(src, d) // item  # aligned arrays: whole elements
+            ds[d] = cnp.PyArray_STRIDE(dst, d) // item
+    cdef void *ps = cnp.PyArray_DATA(src)
+    cdef void *pd = cnp.PyArray_DATA(dst)
+    cdef int rc
+    with nogil:
+        if t == cnp.NPY_FLOAT32:
+            rc = fnn_copy_strided_f32(nd, shape, <const float *>ps, ss, <float *>pd, ds)
+        else:
+            rc = fnn_copy_strided_f64(nd, shape, <const double *>ps, ss, <double *>pd, ds)
+    check_rc(rc, "copy_into")
+    return dst
+
+
+# Below this many elements NumPy's a + b costs less than a call that could
+# use a second thread (fnn_add takes another thread from 2^16 per thread).
+DEF _SUM_MIN = 1 << 16
+
+
+cdef object sum_arrays(object a, object b, double sign):
+    """a + sign * b (sign 1 or -1) for the autograd hot paths: fnn_add, threaded,
+    for two large C-contiguous aligned native arrays of one float dtype and
+    shape; NumPy's a + b (or a - b), with its broadcasting, otherwise.  The
+    same bits either way."""
+    cdef cnp.ndarray x, y, out
+    cdef int t, rc
+    if type(a) is np.ndarray and type(b) is np.ndarray:
+        x = <cnp.ndarray>a
+        y = <cnp.ndarray>b
+        t = cnp.PyArray_TYPE(x)
+        if ((t == cnp.NPY_FLOAT32 or t == cnp.NPY_FLOAT64) and cnp.PyArray_TYPE(y) == t
+                and cnp.PyArray_SIZE(x) >= _SUM_MIN and _usable(x) and _usable(y)
+                and cnp.PyArray_SAMESHAPE(x, y)):
+            out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), t, 0)
+            if t == cnp.NPY_FLOAT32:
+                rc = _add(F32, x, y, sign, out)
+            else:
+                rc = _add(F64, x, y, sign, out)
+            check_rc(rc, "add")
+            return out
+    return a + b if sign > 0 else a - b
+
+
+def sum_or_difference(a, b, double sign):
+    """a + b (sign 1) or a - b (sign -1): threaded for large same-shape float
+    arrays, NumPy's operator otherwise (see sum_arrays)."""
+    return sum_arrays(a, b, sign)
