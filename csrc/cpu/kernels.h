@@ -168,13 +168,18 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
 FNN_GEMM_EPI_(float, f32)
 FNN_GEMM_EPI_(double, f64)
 #undef FNN_GEMM_EPI_
-/* Register blocking of an ISA's micro-kernels: an MR x NR tile of C
- * (gemm_ukr), at most cm_mr x cm_nr for gemm_ukr_cm and dot_mr x dot_nr
- * for gemm_ukr_dot. */
+/* The GEMM context of an ISA and element type: register blocking of its
+ * micro-kernels (an MR x NR tile of C for gemm_ukr, at most cm_mr x cm_nr
+ * for gemm_ukr_cm and dot_mr x dot_nr for gemm_ukr_dot) and its cache
+ * blocks: a KC x NR sliver of B for L1, an MC x KC block of A for L2, a
+ * KC x NC panel of B.  Every blocked product (GEMM and convolution) takes
+ * its blocks from here; a plan may lengthen KC, keeping the footprints
+ * MC*KC and KC*NC. */
 typedef struct fnn_gemm_info {
     int mr, nr;
     int cm_mr, cm_nr;
     int dot_mr, dot_nr;
+    int kc, mc, nc;
 } fnn_gemm_info;
 typedef void fnn_gemm_info_f32_t(fnn_gemm_info *info);
 typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
