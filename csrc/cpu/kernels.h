@@ -171,14 +171,29 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
 FNN_GEMM_EPI_(float, f32)
 FNN_GEMM_EPI_(double, f64)
 #undef FNN_GEMM_EPI_
-/* Register blocking of an ISA's micro-kernels: an MR x NR tile of C
- * (gemm_ukr), at most cm_mr x cm_nr for gemm_ukr_cm and dot_mr x dot_nr
- * for gemm_ukr_dot. */
+/* The GEMM context of an ISA and element type: register blocking of its
+ * micro-kernels (an MR x NR tile of C for gemm_ukr, at most cm_mr x cm_nr
+ * for gemm_ukr_cm and dot_mr x dot_nr for gemm_ukr_dot) and its cache
+ * blocks: a KC x NR sliver of B for L1, an MC x KC block of A for L2, a
+ * KC x NC panel of B.  Every blocked product (GEMM and convolution) takes
+ * its blocks from here; a plan may lengthen KC, keeping the footprints
+ * MC*KC and KC*NC. */
 typedef struct fnn_gemm_info {
     int mr, nr;
     int cm_mr, cm_nr;
     int dot_mr, dot_nr;
+    int kc, mc, nc;
 } fnn_gemm_info;
+/* The k block for k (> 0) summed in blocks of at most kc: equal blocks,
+ * multiples of 8, rather than full ones and a short last one (784 in
+ * blocks of at most 512: 392 + 392, not 512 + 272): each block is a pass over C and a round of
+ * packing, worth it only when long.  kc itself when k fits in one block.
+ * A function of k and kc only, so the sums' grouping is the shape's. */
+static inline int64_t fnn_gemm_kblock(int64_t k, int64_t kc) {
+    if (k <= kc) return kc;
+    const int64_t nk = (k + kc - 1) / kc, b = (k + nk - 1) / nk;
+    return (b + 7) / 8 * 8;
+}
 typedef void fnn_gemm_info_f32_t(fnn_gemm_info *info);
 typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
 #define FNN_GEMM_SIGS_(T, DT)                                                                       \
