@@ -37,6 +37,12 @@ static const fnn_peak_isa fnn_peak_isas[3] = {
 };
 #undef FNN_PEAK_ISA_
 
+/* The meter of the ISA in use, or null where that ISA was not built. */
+static const fnn_peak_isa *fnn_peak_active(void) {
+    const int isa = fnn_get_isa();
+    return isa < 0 || isa > 2 || !fnn_peak_isas[isa].run_f32 ? 0 : &fnn_peak_isas[isa];
+}
+
 static double fnn_peak_run(const fnn_peak_isa *p, int elem_size, int64_t iters) {
     return elem_size == 4 ? (double)p->run_f32(iters) : p->run_f64(iters);
 }
@@ -45,9 +51,8 @@ static double fnn_peak_run(const fnn_peak_isa *p, int elem_size, int64_t iters) 
 double fnn_gemm_measure_peak(int elem_size, int nt, double seconds) {
     if ((elem_size != 4 && elem_size != 8) || nt < 1 || nt > FNN_PEAK_MAX_THREADS || !(seconds > 0)) return -1;
 #ifdef _OPENMP
-    const int isa = fnn_get_isa();
-    if (isa < 0 || isa > 2 || !fnn_peak_isas[isa].run_f32) return -1;
-    const fnn_peak_isa *p = &fnn_peak_isas[isa];
+    const fnn_peak_isa *p = fnn_peak_active();
+    if (!p) return -1;
     const double flops_per_iter = (double)(elem_size == 4 ? p->flops_f32() : p->flops_f64());
     /* Calibrate bursts of ~2 ms on one thread, then time the team over many
      * bursts and keep the best: on a shared machine some bursts run with a
@@ -95,9 +100,8 @@ double fnn_gemm_measure_peak(int elem_size, int nt, double seconds) {
 int64_t fnn_gemm_peak_round_flops(int elem_size) {
     if (elem_size != 4 && elem_size != 8) return -1;
 #ifdef _OPENMP
-    const int isa = fnn_get_isa();
-    if (isa < 0 || isa > 2 || !fnn_peak_isas[isa].run_f32) return -1;
-    const fnn_peak_isa *p = &fnn_peak_isas[isa];
+    const fnn_peak_isa *p = fnn_peak_active();
+    if (!p) return -1;
     return elem_size == 4 ? p->flops_f32() : p->flops_f64();
 #else
     return -1;

@@ -186,9 +186,10 @@ typedef struct fnn_gemm_info {
 } fnn_gemm_info;
 /* The k block for k (> 0) summed in blocks of at most kc: equal blocks,
  * multiples of 8, rather than full ones and a short last one (784 in
- * blocks of at most 512: 392 + 392, not 512 + 272): each block is a pass over C and a round of
- * packing, worth it only when long.  kc itself when k fits in one block.
- * A function of k and kc only, so the sums' grouping is the shape's. */
+ * blocks of at most 512: 392 + 392, not 512 + 272): each block is a pass
+ * over C and a round of packing, worth it only when long.  kc itself when
+ * k fits in one block.  A function of k and kc only, so the sums' grouping
+ * is the shape's. */
 static inline int64_t fnn_gemm_kblock(int64_t k, int64_t kc) {
     if (k <= kc) return kc;
     const int64_t nk = (k + kc - 1) / kc, b = (k + nk - 1) / nk;

@@ -33,6 +33,15 @@ cdef inline int _add(real *kind, cnp.ndarray a, cnp.ndarray b, double alpha, cnp
     return rc
 
 
+# The strided copy takes its sizes in arrays of this many entries; fastnn.h's
+# limit must be the same.
+DEF _COPY_DIMS = 8
+cdef extern from *:
+    """
+    _Static_assert(FNN_COPY_MAX_DIMS == 8, "_elem.pxi: _COPY_DIMS differs from FNN_COPY_MAX_DIMS");
+    """
+
+
 def copy_into(cnp.ndarray src, cnp.ndarray dst):
     """dst[...] = src for arrays of one shape and dtype (float32 or float64)
     with any strides (a view such as x.transpose(0, 2, 1, 3) on either side),
@@ -50,14 +59,19 @@ def copy_into(cnp.ndarray src, cnp.ndarray dst):
     if not (cnp.PyArray_ISALIGNED(src) and cnp.PyArray_ISALIGNED(dst)
             and cnp.PyArray_ISNOTSWAPPED(src) and cnp.PyArray_ISNOTSWAPPED(dst)):
         raise ValueError("copy_into: arrays must be aligned and in native byte order")
-    cdef int nd = cnp.PyArray_NDIM(src)
-    if nd > FNN_COPY_MAX_DIMS or nd > 8:
-        raise ValueError(f"copy_into: at most {min(FNN_COPY_MAX_DIMS, 8)} dimensions, got {nd}")
-    cdef int64_t shape[8]
-    cdef int64_t ss[8]
-    cdef int64_t ds[8]
+    if cnp.PyArray_NDIM(src) > _COPY_DIMS:
+        raise ValueError(f"copy_into: at most {_COPY_DIMS} dimensions, got {cnp.PyArray_NDIM(src)}")
+    _copy(src, dst)
+    return dst
+
+
+cdef int _copy(cnp.ndarray src, cnp.ndarray dst) except -1:
+    """fnn_copy_strided for two checked arrays of one float dtype and shape."""
+    cdef int nd = cnp.PyArray_NDIM(src), t = cnp.PyArray_TYPE(src), d, rc
+    cdef int64_t shape[_COPY_DIMS]
+    cdef int64_t ss[_COPY_DIMS]
+    cdef int64_t ds[_COPY_DIMS]
     cdef int64_t item = cnp.PyArray_ITEMSIZE(src)
-    cdef int d
     if nd == 0:
         nd = 1
         shape[0] = ss[0] = ds[0] = 1
@@ -68,13 +82,33 @@ def copy_into(cnp.ndarray src, cnp.ndarray dst):
             ds[d] = cnp.PyArray_STRIDE(dst, d) // item
     cdef void *ps = cnp.PyArray_DATA(src)
     cdef void *pd = cnp.PyArray_DATA(dst)
-    cdef int rc
     with nogil:
         if t == cnp.NPY_FLOAT32:
             rc = fnn_copy_strided_f32(nd, shape, <const float *>ps, ss, <float *>pd, ds)
         else:
             rc = fnn_copy_strided_f64(nd, shape, <const double *>ps, ss, <double *>pd, ds)
-    check_rc(rc, "copy_into")
+    return check_rc(rc, "copy_into")
+
+
+cdef inline bint _native_float(cnp.ndarray a, int t):
+    return t == cnp.PyArray_TYPE(a) and cnp.PyArray_ISALIGNED(a) and cnp.PyArray_ISNOTSWAPPED(a)
+
+
+def relayout(cnp.ndarray src, dst=None):
+    """dst[...] = src (dst None: a new C-contiguous array) for the autograd
+    paths that change an array's layout (attention heads): the threaded
+    strided copy for aligned native float arrays of one dtype, NumPy's
+    assignment otherwise.  Returns dst."""
+    cdef int t = cnp.PyArray_TYPE(src)
+    if dst is None:
+        dst = np.empty((<object>src).shape, src.dtype)
+    if ((t == cnp.NPY_FLOAT32 or t == cnp.NPY_FLOAT64) and type(dst) is np.ndarray
+            and _native_float(src, t) and _native_float(<cnp.ndarray>dst, t)
+            and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>dst) and cnp.PyArray_NDIM(src) <= _COPY_DIMS
+            and (<object>src).shape == (<object>dst).shape):
+        _copy(src, <cnp.ndarray>dst)
+    else:
+        dst[...] = src
     return dst
 
 
@@ -83,11 +117,12 @@ def copy_into(cnp.ndarray src, cnp.ndarray dst):
 DEF _SUM_MIN = 1 << 16
 
 
-cdef object sum_arrays(object a, object b, double sign):
-    """a + sign * b (sign 1 or -1) for the autograd hot paths: fnn_add, threaded,
-    for two large C-contiguous aligned native arrays of one float dtype and
-    shape; NumPy's a + b (or a - b), with its broadcasting, otherwise.  The
-    same bits either way."""
+cpdef object sum_arrays(object a, object b, double sign):
+    """a + sign * b (sign 1 or -1) for the autograd hot paths (Tensor + and -,
+    the engine's gradient sums): fnn_add, threaded, for two large
+    C-contiguous aligned native arrays of one float dtype and shape; NumPy's
+    a + b (or a - b), with its broadcasting, otherwise.  The same bits
+    either way."""
     cdef cnp.ndarray x, y, out
     cdef int t, rc
     if type(a) is np.ndarray and type(b) is np.ndarray:
@@ -105,9 +140,3 @@ cdef object sum_arrays(object a, object b, double sign):
             check_rc(rc, "add")
             return out
     return a + b if sign > 0 else a - b
-
-
-def sum_or_difference(a, b, double sign):
-    """a + b (sign 1) or a - b (sign -1): threaded for large same-shape float
-    arrays, NumPy's operator otherwise (see sum_arrays)."""
-    return sum_arrays(a, b, sign)

@@ -59,7 +59,7 @@ class AddBackward(Node):
 
 def _add_sub(a, b, sign):
     ad, bd = _arr(a), _arr(b)
-    out = _C.sum_or_difference(ad, bd, sign)
+    out = _C.sum_arrays(ad, bd, sign)
     if not needs_grad(_t(a), _t(b)):
         return wrap(np.asarray(out))
     n = AddBackward()

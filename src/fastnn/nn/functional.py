@@ -958,22 +958,8 @@ class SplitHeadsBackward(Node):
             if g is None:
                 o5[:, :, i] = 0
             else:
-                _relayout(g.transpose(0, 2, 1, 3), o5[:, :, i])
+                _C.relayout(g.transpose(0, 2, 1, 3), o5[:, :, i])
         return (out,)
-
-
-def _relayout(src, dst=None):
-    """dst[...] = src (dst None: a new C-contiguous array), through the
-    threaded strided copy for float arrays (NumPy's copy is one thread)."""
-    if dst is None:
-        dst = np.empty(src.shape, src.dtype)
-    if src.dtype in _FLOAT_DTYPES and dst.dtype == src.dtype and src.flags.aligned and src.dtype.isnative:
-        return _C.copy_into(src, dst)
-    dst[...] = src
-    return dst
-
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def split_heads(x, num_heads, parts=1):
@@ -983,7 +969,7 @@ def split_heads(x, num_heads, parts=1):
     n, l, pe = a.shape
     d = pe // parts // num_heads
     a5 = a.reshape(n, l, parts, num_heads, d)
-    outs = tuple(_relayout(a5[:, :, i].transpose(0, 2, 1, 3)) for i in range(parts))
+    outs = tuple(_C.relayout(a5[:, :, i].transpose(0, 2, 1, 3)) for i in range(parts))
     if not needs_grad(x):
         res = tuple(wrap(o) for o in outs)
         return res if parts > 1 else res[0]
@@ -1000,14 +986,14 @@ class MergeHeadsBackward(Node):
     def backward(self, g):
         n, l, e = g.shape
         h = self.heads
-        return (_relayout(g.reshape(n, l, h, e // h).transpose(0, 2, 1, 3)),)
+        return (_C.relayout(g.reshape(n, l, h, e // h).transpose(0, 2, 1, 3)),)
 
 
 def merge_heads(x):
     """(N, H, L, D) -> (N, L, H * D), contiguous."""
     a = _in(x, "merge_heads")
     n, h, l, d = a.shape
-    out = _relayout(a.transpose(0, 2, 1, 3)).reshape(n, l, h * d)
+    out = _C.relayout(a.transpose(0, 2, 1, 3)).reshape(n, l, h * d)
     if not needs_grad(x):
         return wrap(out)
     node = MergeHeadsBackward()
