@@ -72,7 +72,42 @@ def _time_once(fn, number):
     return (time.perf_counter() - t0) / number
 
 
-def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
+class Canary:
+    """Waits out the slow phases of a shared machine.  Called before each
+    round of timings, it runs `speed()` (by default a short run of the
+    FMA-peak meter on fastnn's threads, in GFLOPS); while that is below
+    `tol` of the best seen, it sleeps `pause` seconds and runs it again, for
+    up to `max_wait` seconds.  A round that still finds the machine slow
+    then runs anyway (counted in `slow_rounds`), and the best becomes the
+    fastest of that wait, so a machine slowed for good is not waited on at
+    every round."""
+
+    def __init__(self, speed=None, *, tol=0.9, max_wait=3.0, pause=0.25, seconds=0.02):
+        if speed is None:
+            def speed():
+                from . import _C, get_num_threads
+                return _C.gemm_fma_peak(np.float32, get_num_threads(), seconds)
+        self.speed, self.tol, self.max_wait, self.pause = speed, tol, max_wait, pause
+        self.best, self.waited, self.rounds, self.slow_rounds = 0.0, 0.0, 0, 0
+
+    def __call__(self):
+        self.rounds += 1
+        c = self.speed()
+        t0 = time.perf_counter()
+        seen = c
+        while c < self.tol * self.best:
+            if time.perf_counter() - t0 >= self.max_wait:
+                self.slow_rounds += 1
+                self.best = seen
+                break
+            time.sleep(self.pause)
+            c = self.speed()
+            seen = max(seen, c)
+        self.waited += time.perf_counter() - t0
+        self.best = max(self.best, c)
+
+
+def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12, canary=None):
     """Time each workload's contenders interleaved; returns a list of dicts.
 
     Before each timing the process sleeps `settle` seconds: OpenBLAS's and
@@ -81,7 +116,9 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
     steal a core from whichever contender is timed next.  After the pause
     each contender makes one untimed call, so the timing starts with its own
     threads awake (an idle core of a virtual machine can take several ms to
-    wake, which would otherwise land in the first timed call)."""
+    wake, which would otherwise land in the first timed call).  `canary`
+    (a Canary, or None) is called before each round, so rounds wait out a
+    slow phase of the machine instead of timing it."""
     results = []
     for w in workloads:
         fns = w.make()
@@ -98,7 +135,10 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
             per[k] = max(_time_once(f, 1), 1e-7)
         number = {k: max(1, int(min_time / rounds / t)) for k, t in per.items()}
         times = {k: [] for k in fns}
+        slow_before = canary.slow_rounds if canary is not None else 0
         for _ in range(rounds):
+            if canary is not None:
+                canary()
             for k, f in fns.items():
                 if settle:
                     time.sleep(settle)
@@ -106,6 +146,8 @@ def run(workloads, *, min_time=0.2, rounds=7, progress=None, settle=0.12):
                 times[k].append(_time_once(f, number[k]))
         med = {k: float(np.median(v)) for k, v in times.items()}
         row = {"id": w.id, "group": w.group, "name": w.name, "size": w.size, "median_s": med}
+        if canary is not None and canary.slow_rounds > slow_before:
+            row["slow_rounds"] = canary.slow_rounds - slow_before
         if "numpy" in med:
             row["ratio_vs_numpy"] = med["numpy"] / med["fastnn"]
         if "torch" in med:
@@ -135,14 +177,16 @@ def min_time(quick):
 
 
 def measure(workloads, *, quick=False, progress=None):
-    """run() with the protocol of `fastnn bench` (interleaved rounds, a pause
-    after every other contender's calls, medians)."""
-    return run(workloads, min_time=min_time(quick), progress=progress, **PROTOCOL)
+    """run() with the protocol of `fastnn bench` (interleaved rounds after a
+    canary that waits out slow phases, a pause after every other
+    contender's calls, medians)."""
+    return run(workloads, min_time=min_time(quick), progress=progress, canary=Canary(), **PROTOCOL)
 
 
 def header(torch):
     return (f"fastnn vs numpy{' and torch' if torch else ''} (float32, default threads); "
-            "x = their time / fastnn's time, medians of interleaved rounds")
+            "x = their time / fastnn's time, medians of interleaved rounds, each after an FMA canary "
+            "that waits out slow phases")
 
 
 def machine():
@@ -187,7 +231,8 @@ def markdown(results, *, command, quick, info=None):
     lines = ["# Benchmark results", "",
              f"Written by `{command}`; do not edit by hand, rerun the command.", "",
              f"- Run: {'quick (one size per workload, `--quick`)' if quick else 'full (every size)'}; "
-             f"{PROTOCOL['rounds']} interleaved rounds, {PROTOCOL['settle']} s pause before each timing, "
+             f"{PROTOCOL['rounds']} interleaved rounds, each after an FMA canary that waits out slow phases "
+             f"of the machine, {PROTOCOL['settle']} s pause before each timing, "
              f"medians; x = their time / fastnn's time (above 1: fastnn is faster).",
              "- Machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), ""]
     groups = []
@@ -239,6 +284,8 @@ def format_row(r):
         s += f"  {100 * f['fastnn']:5.1f}% of peak ({others})"
     if "gbytes_per_s" in r:
         s += f"  {r['gbytes_per_s']['fastnn']:6.1f} GB/s"
+    if r.get("slow_rounds"):
+        s += f"  ({r['slow_rounds']} rounds in a slow phase)"
     return s
 
 
