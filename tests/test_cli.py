@@ -136,6 +136,36 @@ def test_bench_and_demo_time_with_one_protocol(monkeypatch, tmp_path, capsys):
     assert ("and torch" in printed) == (bench.torch_or_none() is not None)
 
 
+def test_bench_threads_sets_every_contender_and_restores_them(monkeypatch, tmp_path, capsys):
+    """`fastnn bench --threads 1` times fastnn, NumPy's BLAS and torch on one
+    thread each, says so, and leaves every setting as it was."""
+    from threadpoolctl import threadpool_info
+
+    from fastnn import bench, cli
+    seen = []
+    torch = bench.torch_or_none()
+
+    def blas_threads():
+        return [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+
+    def fake_measure(rows, *, quick=False, progress=None):
+        seen.append((fastnn.get_num_threads(), blas_threads(), torch.get_num_threads() if torch else None))
+        return _fake_results()
+    monkeypatch.setattr(bench, "measure", fake_measure)
+    before = (fastnn.get_num_threads(), blas_threads(), torch.get_num_threads() if torch else None)
+    out = tmp_path / "R.md"
+    assert cli.main(["bench", "--quick", "--threads", "1", "--group", "gemm", "--markdown", str(out)]) == 0
+    got_fastnn, got_blas, got_torch = seen[-1]
+    assert got_fastnn == 1 and all(n == 1 for n in got_blas) and got_torch in (None, 1)
+    assert "1 thread each" in capsys.readouterr().out
+    assert "--threads 1" in out.read_text() and "threads 1" in out.read_text()
+    assert (fastnn.get_num_threads(), blas_threads(), torch.get_num_threads() if torch else None) == before
+    assert cli.main(["bench", "--quick", "--group", "gemm"]) == 0
+    assert seen[-1][0] == before[0] and "default threads" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--threads", "0"])
+
+
 def test_bench_markdown_takes_a_row_without_numpy():
     from fastnn import bench
     row = {"id": "train/step", "group": "train", "name": "step", "size": None,

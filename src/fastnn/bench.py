@@ -7,6 +7,7 @@ interleaved, round by round, so a slow phase of a shared machine hits all of
 them alike, and reports medians and ratios (numpy time / fastnn time, so
 > 1 means fastnn is faster).
 """
+import contextlib
 import math
 import time
 
@@ -63,6 +64,31 @@ def torch_or_none():
     except Exception:  # not installed, or broken: the column is simply absent
         return None
     return torch
+
+
+@contextlib.contextmanager
+def threads(n):
+    """Every contender on n threads for the duration (None: each library's
+    default): fastnn's setting, NumPy's BLAS through threadpoolctl, and
+    torch's intra-op pool; all restored afterwards."""
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    from . import get_num_threads, set_num_threads
+    torch = torch_or_none()
+    old, old_torch = get_num_threads(), torch.get_num_threads() if torch is not None else None
+    set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+    try:
+        with threadpool_limits(n, user_api="blas"):
+            yield
+    finally:
+        set_num_threads(old)
+        if torch is not None:
+            torch.set_num_threads(old_torch)
 
 
 def _time_once(fn, number):
@@ -183,8 +209,9 @@ def measure(workloads, *, quick=False, progress=None):
     return run(workloads, min_time=min_time(quick), progress=progress, canary=Canary(), **PROTOCOL)
 
 
-def header(torch):
-    return (f"fastnn vs numpy{' and torch' if torch else ''} (float32, default threads); "
+def header(torch, nthreads=None):
+    on = "default threads" if nthreads is None else f"{nthreads} thread{'s' if nthreads > 1 else ''} each"
+    return (f"fastnn vs numpy{' and torch' if torch else ''} (float32, {on}); "
             "x = their time / fastnn's time, medians of interleaved rounds, each after an FMA canary "
             "that waits out slow phases")
 

@@ -130,16 +130,18 @@ def cmd_bench(args):
     if not rows:
         sys.stderr.write("fastnn: error: no benchmark workload matches\n")
         return 2
-    print(bench.header(bench.torch_or_none()), flush=True)
-    results = bench.measure(rows, quick=args.quick, progress=lambda r: print(bench.format_row(r), flush=True))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    if args.markdown:
-        cmd = " ".join(["fastnn bench"] + (["--quick"] if args.quick else [])
-                       + [f"--group {g}" for g in (args.group or [])] + [f"--markdown {args.markdown}"])
-        with open(args.markdown, "w") as f:
-            f.write(bench.markdown(results, command=cmd, quick=args.quick))
+    with bench.threads(args.threads):
+        print(bench.header(bench.torch_or_none(), args.threads), flush=True)
+        results = bench.measure(rows, quick=args.quick, progress=lambda r: print(bench.format_row(r), flush=True))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        if args.markdown:
+            cmd = " ".join(["fastnn bench"] + (["--quick"] if args.quick else [])
+                           + ([f"--threads {args.threads}"] if args.threads else [])
+                           + [f"--group {g}" for g in (args.group or [])] + [f"--markdown {args.markdown}"])
+            with open(args.markdown, "w") as f:
+                f.write(bench.markdown(results, command=cmd, quick=args.quick))
     if args.plot:
         _plot(results, args.plot)
     return 0
@@ -195,6 +197,9 @@ def main(argv=None):
     b.add_argument("--group", action="append",
                    help="only this group (repeatable); 'threads' (never by default) times 1 vs 2 threads "
                         "with a core kept busy, and beside numpy @")
+    b.add_argument("--threads", type=_pos_int, default=None,
+                   help="every contender on this many threads (fastnn, NumPy's BLAS, torch); "
+                        "default: each library's own default")
     b.set_defaults(fn=cmd_bench)
     t = sub.add_parser("train", help="train one of the four networks on bundled data")
     t.add_argument("--model", default="mlp", choices=["mlp", "cnn", "lstm", "transformer"])
