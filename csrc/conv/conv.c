@@ -1,7 +1,7 @@
 /* Convolution drivers, float and double (conv_driver.inc): argument checks,
  * choice of path, blocking, workspace and threading over the per-ISA
- * kernels of conv_body.inc and the GEMM micro-kernel and packing of
- * gemm_body.inc.
+ * kernels of conv_body.inc and the GEMM engine (gemm/gemm_engine.inc: the
+ * macro-kernel over the GEMM micro-kernel, fed by conv's B packers).
  *
  * Paths, by shape:
  *   - stride 1 (not 1x1), depthwise included, and the forward with larger
@@ -25,9 +25,9 @@
  *     with a flipped sub-kernel, copied into dX with the stride;
  *   - depthwise (groups > 1 with one input channel per group) otherwise:
  *     direct per-plane kernels, no GEMM;
- *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col;
- *     the forward's first tile of each panel packs X as it reads it, see
- *     macro_fused, and grad-input is written straight into dX);
+ *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col,
+ *     X packed by the GEMM engine's matrix packer; grad-input is written
+ *     straight into dX);
  *   - everything else: implicit GEMM.  Forward: Y[n,g] (K/G x PQ) =
  *     W[g] (K/G x CRS) . im2col(X[n,g]) (CRS x PQ), the im2col panels packed
  *     straight from X into GEMM B panels (KC x NC) by conv_pack_b_im2col.

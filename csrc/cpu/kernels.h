@@ -147,25 +147,10 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
         const T *bias;                                                         \
         int act;                                                               \
         T act_alpha;                                                           \
-        /* gemm_ukr's full tile, when pf is set, prefetches into L2 one     \
-         * cache line per k step p: line q % 2^pf_shift of row q >> pf_shift \
-         * (q = min(p, pf_lines - 1)) of a block whose rows are pf_rs        \
-         * elements apart: the next B block of a driver that packs B from    \
-         * memory (runs of 16 lines, which the memory serves in order), or   \
-         * the next tile of C, so their fetch overlaps the FMAs              */ \
-        const T *pf;                                                           \
-        int64_t pf_rs, pf_lines;                                               \
-        int pf_shift;                                                          \
-        /* full tile with a packed A (rs_a == 1), when pack_b is set: the    \
-         * kc x NR block of B it reads in place is also stored at pack_b as  \
-         * gemm_pack_b lays a panel out, for the panel's other tiles         */ \
-        T *pack_b;                                                             \
     } fnn_gemm_epi_##DT;                                                       \
-    /* C = alpha * AB + beta * C alone: no bias, activation, prefetch or   \
-     * packing of B */                                                         \
+    /* C = alpha * AB + beta * C alone: no bias or activation */            \
     static inline fnn_gemm_epi_##DT fnn_gemm_epi_plain_##DT(T alpha, T beta) { \
-        fnn_gemm_epi_##DT e = {.alpha = alpha, .beta = beta, .act = -1,        \
-                               .pf_lines = INT64_MAX, .pf_shift = 4};          \
+        fnn_gemm_epi_##DT e = {.alpha = alpha, .beta = beta, .act = -1};       \
         return e;                                                              \
     }
 FNN_GEMM_EPI_(float, f32)
