@@ -1,7 +1,7 @@
 /* Convolution drivers, float and double (conv_driver.inc): argument checks,
  * choice of path, blocking, workspace and threading over the per-ISA
- * kernels of conv_body.inc and the GEMM micro-kernel and packing of
- * gemm_body.inc.
+ * kernels of conv_body.inc and the GEMM engine (gemm/gemm_engine.inc: the
+ * macro-kernel over the GEMM micro-kernel, fed by conv's B packers).
  *
  * Paths, by shape:
  *   - stride 1 (not 1x1), depthwise included, and the forward with larger
@@ -14,20 +14,20 @@
  *     set at a fixed offset, so the taps are the rows of a GEMM B operand
  *     that is never packed (strides above 1: the padded planes split by
  *     stride phase, so that each tap is still at a fixed offset; see
- *     phase_planes).  At most 16 filters per group: conv_flat_fwd
- *     (register blocks of <= 8 filters over all taps); more: conv_flat_gemm
+ *     phase_planes).  At most 16 filters per group: gemm_taps_small
+ *     (register blocks of <= 8 filters over all taps); more: gemm_taps
  *     (the GEMM's MR-filter register tile, taps in blocks).  Grad-input is
  *     the forward of the padded dY with the flipped, transposed filters;
- *     grad-weight (conv_flat_gw, dot products along the plane) only for few
+ *     grad-weight (gemm_taps_dot, dot products along the plane) only for few
  *     filters or long planes;
  *   - grad-input with stride > 1 (no dilation, not depthwise): by stride
  *     phases (backward_input_phases), each a flat pass of the padded dY
  *     with a flipped sub-kernel, copied into dX with the stride;
  *   - depthwise (groups > 1 with one input channel per group) otherwise:
  *     direct per-plane kernels, no GEMM;
- *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col;
- *     the forward's first tile of each panel packs X as it reads it, see
- *     macro_fused, and grad-input is written straight into dX);
+ *   - 1x1, stride 1, no padding: plain GEMM of W[g] and X[n,g] (no im2col,
+ *     X packed by the GEMM engine's matrix packer; grad-input is written
+ *     straight into dX);
  *   - everything else: implicit GEMM.  Forward: Y[n,g] (K/G x PQ) =
  *     W[g] (K/G x CRS) . im2col(X[n,g]) (CRS x PQ), the im2col panels packed
  *     straight from X into GEMM B panels (KC x NC) by conv_pack_b_im2col.
@@ -149,7 +149,7 @@ static int fnn_conv_use_flat(const fnn_conv_shape *sh, int pass) {
         const int64_t qh = (g->r - 1) * g->dh - g->ph, qw = (g->s - 1) * g->dw - g->pw;
         return kg * (g->p + 2 * qh) * (g->q + 2 * qw) <= ((int64_t)1 << 20);
     }
-    /* grad-weight: conv_flat_gw reduces each (filter, tap) dot product
+    /* grad-weight: gemm_taps_dot reduces each (filter, tap) dot product
      * along the flat plane, which pays only for long planes when there are
      * many filters (the implicit GEMM does better on short ones) */
     if (pass == 2 && kg > 16 && (g->p - 1) * wp + g->q < 512) return 0;

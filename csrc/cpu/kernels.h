@@ -147,25 +147,10 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
         const T *bias;                                                         \
         int act;                                                               \
         T act_alpha;                                                           \
-        /* gemm_ukr's full tile, when pf is set, prefetches into L2 one     \
-         * cache line per k step p: line q % 2^pf_shift of row q >> pf_shift \
-         * (q = min(p, pf_lines - 1)) of a block whose rows are pf_rs        \
-         * elements apart: the next B block of a driver that packs B from    \
-         * memory (runs of 16 lines, which the memory serves in order), or   \
-         * the next tile of C, so their fetch overlaps the FMAs              */ \
-        const T *pf;                                                           \
-        int64_t pf_rs, pf_lines;                                               \
-        int pf_shift;                                                          \
-        /* full tile with a packed A (rs_a == 1), when pack_b is set: the    \
-         * kc x NR block of B it reads in place is also stored at pack_b as  \
-         * gemm_pack_b lays a panel out, for the panel's other tiles         */ \
-        T *pack_b;                                                             \
     } fnn_gemm_epi_##DT;                                                       \
-    /* C = alpha * AB + beta * C alone: no bias, activation, prefetch or   \
-     * packing of B */                                                         \
+    /* C = alpha * AB + beta * C alone: no bias or activation */            \
     static inline fnn_gemm_epi_##DT fnn_gemm_epi_plain_##DT(T alpha, T beta) { \
-        fnn_gemm_epi_##DT e = {.alpha = alpha, .beta = beta, .act = -1,        \
-                               .pf_lines = INT64_MAX, .pf_shift = 4};          \
+        fnn_gemm_epi_##DT e = {.alpha = alpha, .beta = beta, .act = -1};       \
         return e;                                                              \
     }
 FNN_GEMM_EPI_(float, f32)
@@ -195,12 +180,20 @@ static inline int64_t fnn_gemm_kblock(int64_t k, int64_t kc) {
     const int64_t nk = (k + kc - 1) / kc, b = (k + nk - 1) / nk;
     return (b + 7) / 8 * 8;
 }
+/* Taps per block of gemm_taps (its weights are packed per block). */
+#define FNN_GEMM_TAPS_KC 256
 typedef void fnn_gemm_info_f32_t(fnn_gemm_info *info);
 typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
 #define FNN_GEMM_SIGS_(T, DT)                                                                       \
     typedef void fnn_gemm_ukr_##DT##_t(int64_t kc, const T *a, int64_t rs_a, int64_t cs_a,          \
                                        const T *b, int64_t rs_b, T *c, int64_t ldc, int64_t mr,      \
                                        int64_t nr, const fnn_gemm_epi_##DT *e);                     \
+    /* gemm_ukr's full tile with A packed (rs_a 1, cs_a MR), for B streamed from memory: per k   \
+     * step p, line p % 16 of row p / 16 of the block at pf (rows pf_rs apart) is prefetched into   \
+     * L2, and, when bpk is set, B's row is stored there as gemm_pack_b lays out a panel          */ \
+    typedef void fnn_gemm_ukr_stream_##DT##_t(int64_t kc, const T *a, const T *b, int64_t rs_b, T *c,  \
+                                              int64_t ldc, T *bpk, const T *pf, int64_t pf_rs,       \
+                                              const fnn_gemm_epi_##DT *e);                           \
     /* C tile mr x nr (<= cm_mr x cm_nr) with A's columns contiguous (A(i, p) =                     \
      * a[i + p*cs_a], as A^T B reads A) and B(p, j) = b[p*rs_b + j*cs_b], whole k */                 \
     typedef void fnn_gemm_ukr_cm_##DT##_t(int64_t k, const T *a, int64_t cs_a, const T *b,            \
@@ -215,6 +208,19 @@ typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
                                           int64_t cs_a, T *dst);                                    \
     typedef void fnn_gemm_pack_b_##DT##_t(int64_t kc, int64_t nc, const T *b, int64_t rs_b,          \
                                           int64_t cs_b, T *dst);                                    \
+    /* Products over tap offsets (gemm_taps.inc): B's row t is x + off[t], read in place.      \
+     * W (kb x ntaps) packed in register blocks of rows for gemm_taps_small */                      \
+    typedef void fnn_gemm_taps_pack_##DT##_t(int64_t kb, int64_t ntaps, const T *w, T *dst);          \
+    /* y[k*ldy + j] = sum_t w(k, t) x[off[t] + j], k < kb (few), j < ncols */                       \
+    typedef void fnn_gemm_taps_small_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off,          \
+                                              const T *w, const T *x, int64_t ncols, T *y, int64_t ldy); \
+    /* the same, W in gemm_pack_a panels per FNN_GEMM_TAPS_KC taps */                               \
+    typedef void fnn_gemm_taps_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off, const T *w,    \
+                                        const T *x, int64_t ncols, T *y, int64_t ldy);               \
+    /* out[k*ldo + t] += sum_j dy[k*lddy + j] x[off[t] + j] */                                      \
+    typedef void fnn_gemm_taps_dot_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off,            \
+                                            const T *dy, int64_t lddy, const T *x, int64_t ncols,    \
+                                            T *out, int64_t ldo);                                    \
     typedef void fnn_gemm_ksum_##DT##_t(int64_t m, int64_t n, int64_t nparts, const T *parts,        \
                                         int64_t part_stride, T *c, int64_t ldc,                     \
                                         const fnn_gemm_epi_##DT *e);
@@ -222,15 +228,16 @@ FNN_GEMM_SIGS_(float, f32)
 FNN_GEMM_SIGS_(double, f64)
 #undef FNN_GEMM_SIGS_
 #define FNN_GEMM_KERNELS(K) K(gemm_info, fnn_gemm_info) K(gemm_ukr, fnn_gemm_ukr) \
-    K(gemm_ukr_cm, fnn_gemm_ukr_cm) K(gemm_ukr_dot, fnn_gemm_ukr_dot) K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum)
+    K(gemm_ukr_stream, fnn_gemm_ukr_stream)                                                 \
+    K(gemm_ukr_cm, fnn_gemm_ukr_cm) K(gemm_ukr_dot, fnn_gemm_ukr_dot) K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
+    K(gemm_taps_pack, fnn_gemm_taps_pack) K(gemm_taps_small, fnn_gemm_taps_small) K(gemm_taps, fnn_gemm_taps)   \
+    K(gemm_taps_dot, fnn_gemm_taps_dot)
 
 /* Convolution (conv/conv_body.inc).  The geometry of one group of one image:
  * input c x h x w (c = C/groups), kernel r x s, output p x q, strides,
  * paddings, dilations.  The packing kernels write GEMM B panels of nr
  * columns (the ISA's NR), zero-padded, in gemm_pack_b's layout
  * (dst[panel*kc*nr + row*nr + col]). */
-/* Taps per block of conv_flat_gemm (its weights are packed per block). */
-#define FNN_CONV_FLAT_KC 256
 typedef struct fnn_conv_geom {
     int64_t c, h, w, r, s, p, q;
     int64_t sh, sw, ph, pw, dh, dw;
@@ -254,17 +261,6 @@ typedef struct fnn_conv_geom {
     /* dw[r*s] += sum over the plane of dy * shifted x */                                               \
     typedef void fnn_conv_dw_bwd_weight_plane_##DT##_t(const fnn_conv_geom *g, const T *dy, const T *x, \
                                                        T *dw);                                          \
-    /* Flat stride-1 kernels (conv_body.inc): weights packed in register blocks of filters */          \
-    typedef void fnn_conv_flat_pack_w_##DT##_t(int64_t kb, int64_t ntaps, const T *w, T *dst);           \
-    /* y[k*ldy + j] = sum_t w(k, t) x[off[t] + j], k < kb, j < ncols */                                 \
-    typedef void fnn_conv_flat_fwd_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off, const T *w,   \
-                                            const T *x, int64_t ncols, T *y, int64_t ldy);              \
-    /* Flat GEMM for many filters: weights in gemm_pack_a panels per FNN_CONV_FLAT_KC taps */       \
-    typedef void fnn_conv_flat_gemm_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off, const T *w,  \
-                                             const T *x, int64_t ncols, T *y, int64_t ldy);             \
-    /* out[k*ldo + t] += sum_j dy[k*lddy + j] x[off[t] + j] */                                          \
-    typedef void fnn_conv_flat_gw_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off, const T *dy,   \
-                                           int64_t lddy, const T *x, int64_t ncols, T *out, int64_t ldo); \
     /* sum of n contiguous elements, in a fixed order */                                                \
     typedef T fnn_sum_##DT##_t(int64_t n, const T *x);                                                  \
     /* Pooling of one plane (pool/pool_body.inc); g->r x g->s window, c ignored.                        \
@@ -281,9 +277,7 @@ FNN_CONV_SIGS_(double, f64)
     K(conv_pack_b_im2col, fnn_conv_pack_b_im2col) K(conv_pack_b_im2col_t, fnn_conv_pack_b_im2col_t) \
     K(conv_col2im_add, fnn_conv_col2im_add) K(conv_dw_fwd_plane, fnn_conv_dw_fwd_plane)          \
     K(conv_dw_bwd_input_plane, fnn_conv_dw_bwd_input_plane)                                     \
-    K(conv_dw_bwd_weight_plane, fnn_conv_dw_bwd_weight_plane) K(sum, fnn_sum)                  \
-    K(conv_flat_pack_w, fnn_conv_flat_pack_w) K(conv_flat_fwd, fnn_conv_flat_fwd)                \
-    K(conv_flat_gw, fnn_conv_flat_gw) K(conv_flat_gemm, fnn_conv_flat_gemm)
+    K(conv_dw_bwd_weight_plane, fnn_conv_dw_bwd_weight_plane) K(sum, fnn_sum)
 #define FNN_POOL_KERNELS(K)                                                                     \
     K(max_pool_fwd_plane, fnn_max_pool_fwd_plane) K(max_pool_bwd_plane, fnn_max_pool_bwd_plane) \
     K(avg_pool_fwd_plane, fnn_avg_pool_fwd_plane) K(avg_pool_bwd_plane, fnn_avg_pool_bwd_plane)

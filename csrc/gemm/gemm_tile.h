@@ -1,8 +1,8 @@
 /* The GEMM register tile of the ISA being compiled (MR rows x NR = NV
  * vectors of columns), shared by the GEMM micro-kernel (gemm_body.inc) and
  * the kernels that pack for it or run its tile on other operands
- * (conv_body.inc's flat GEMM).  No include guard: each body includes it and
- * #undefs the names at its end, once per element type. */
+ * (gemm_taps.inc).  No include guard: each body includes it and #undefs
+ * the names at its end, once per element type. */
 #if defined(FNN_ISA_AVX512)
 #define GEMM_MR 14
 #define GEMM_NV 2
