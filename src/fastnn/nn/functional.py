@@ -968,8 +968,8 @@ def split_heads(x, num_heads, parts=1):
     a = _in(x, "split_heads")
     n, l, pe = a.shape
     d = pe // parts // num_heads
-    a5 = a.reshape(n, l, parts, num_heads, d)
-    outs = tuple(_C.relayout(a5[:, :, i].transpose(0, 2, 1, 3)) for i in range(parts))
+    # one threaded copy into (parts, N, H, L, D): each part is a contiguous view
+    outs = tuple(_C.relayout(a.reshape(n, l, parts, num_heads, d).transpose(2, 0, 3, 1, 4)))
     if not needs_grad(x):
         res = tuple(wrap(o) for o in outs)
         return res if parts > 1 else res[0]
