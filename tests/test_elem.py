@@ -1,4 +1,4 @@
-"""Elementwise add and the strided copy (csrc/elem/) against NumPy, on every
+"""Elementwise add, column sums and the strided copy (csrc/elem/) against NumPy, on every
 ISA the CPU has, in float32 and float64, bit-identical at 1 and 2 threads;
 and their use on the autograd paths (residual adds, gradient sums,
 attention heads), which must give NumPy's bits."""
@@ -10,12 +10,12 @@ from fastnn import _C, nn
 from fastnn.nn import functional as F
 from nn_helpers import DTYPES, ISAS, assert_bit_identical, at_threads, isa, using  # noqa: F401
 
-COVERED = {"add": "test_add_matches_numpy"}
+COVERED = {"add": "test_add_matches_numpy", "sum_rows": "test_sum_rows_matches_numpy"}
 
 
 def test_every_kernel_of_this_area_is_tested():
     names = {k.split("__")[0][len("fnn_f32_"):] for k in fastnn.config()["kernels"]}
-    assert {n for n in names if n == "add"} == set(COVERED)
+    assert {n for n in names if n in ("add", "sum_rows")} == set(COVERED)
     for isa_name in ISAS:
         with using(isa=isa_name):
             ks = fastnn.config()["kernels"]
@@ -63,6 +63,53 @@ def test_add_in_place_and_checks(dtype):
         _C.add(a[:, ::2], b[:, ::2])
     with pytest.raises(TypeError, match="int64"):
         _C.add(np.ones(4, np.int64), np.ones(4, np.int64))
+
+
+# shapes around the vector widths, the 64-column blocks and the 2-thread threshold
+ROWS_COLS = [(0, 5), (5, 0), (1, 1), (3, 17), (7, 64), (2, 65), (33, 130), (300, 217), (2048, 128), (517, 384)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sum_rows_matches_numpy(isa, dtype):
+    """Each column's rows are added in order: NumPy's reduction over axis 0
+    of a C-contiguous array to the bit, also for a row stride wider than the
+    row, and beta 1 adds onto out."""
+    rng = np.random.default_rng(3)
+    for rows, cols in ROWS_COLS:
+        full = rng.standard_normal((rows, cols + 3)).astype(dtype)
+        a = np.ascontiguousarray(full[:, :cols])
+        want = np.add.reduce(a, axis=0)
+        for src in (a, full[:, :cols]):
+            got = at_threads(lambda: _C.sum_rows(src))
+            assert_bit_identical(got)
+            assert got[0].shape == (cols,) and got[0].dtype == dtype
+            assert got[0].tobytes() == want.tobytes(), (rows, cols)
+        base = rng.standard_normal(cols).astype(dtype)
+        got = at_threads(lambda: _C.sum_rows(a, base.copy(), 1.0))
+        assert_bit_identical(got)
+        assert got[0].tobytes() == (base + want).tobytes(), (rows, cols)
+        ref = a.astype(np.float64).sum(axis=0)
+        assert np.allclose(want, ref, rtol=1e-4 if dtype == np.float32 else 1e-12, atol=1e-3 if dtype == np.float32 else 1e-10)
+
+
+def test_sum_rows_checks():
+    a = np.ones((4, 6), np.float32)
+    with pytest.raises(TypeError, match="int64"):
+        _C.sum_rows(np.ones((4, 6), np.int64))
+    with pytest.raises(ValueError, match="2-D"):
+        _C.sum_rows(np.ones(6, np.float32))
+    with pytest.raises(ValueError, match="contiguous"):
+        _C.sum_rows(np.ones((4, 12), np.float32)[:, ::2])
+    with pytest.raises(ValueError, match="row stride"):
+        _C.sum_rows(np.ones((4, 6), np.float32)[::-1])
+    with pytest.raises(TypeError, match="dtype mismatch"):
+        _C.sum_rows(a, np.zeros(6, np.float64))
+    with pytest.raises(ValueError, match=r"\(6,\)"):
+        _C.sum_rows(a, np.zeros(5, np.float32))
+    with pytest.raises(ValueError, match="beta"):
+        _C.sum_rows(a, None, 1.0)
+    out = np.zeros(6, np.float32)
+    assert _C.sum_rows(a, out) is out and (out == 4).all()
 
 
 def _views(x):

@@ -16,6 +16,11 @@ typedef void fnn_unary_bwd_f64_t(int64_t n, const double *g, const double *saved
 /* Elementwise y = a + alpha b (elem/elem_body.inc). */
 typedef void fnn_binary_f32_t(int64_t n, const float *a, const float *b, float *y, float alpha);
 typedef void fnn_binary_f64_t(int64_t n, const double *a, const double *b, double *y, double alpha);
+/* Column sums of a block of at most FNN_SUM_ROWS_W columns (elem/elem_body.inc):
+ * y[j] = beta y[j] + sum_r a[r*lda + j], r in order. */
+#define FNN_SUM_ROWS_W 64
+typedef void fnn_sum_rows_f32_t(int64_t rows, int64_t w, const float *a, int64_t lda, float *y, float beta);
+typedef void fnn_sum_rows_f64_t(int64_t rows, int64_t w, const double *a, int64_t lda, double *y, double beta);
 /* One contiguous row of a softmax-like op. */
 typedef void fnn_row_fwd_f32_t(int64_t cols, const float *x, float *y);
 typedef void fnn_row_fwd_f64_t(int64_t cols, const double *x, double *y);
@@ -299,7 +304,7 @@ FNN_CONV_SIGS_(double, f64)
 /* Cross-entropy, in act/cross_entropy_body.inc. */
 #define FNN_CE_KERNELS(K) K(cross_entropy_index_row, fnn_ce_index_row) K(cross_entropy_prob_row, fnn_ce_prob_row)
 /* Elementwise arithmetic, in elem/elem_body.inc. */
-#define FNN_ELEM_KERNELS(K) K(add, fnn_binary)
+#define FNN_ELEM_KERNELS(K) K(add, fnn_binary) K(sum_rows, fnn_sum_rows)
 /* Normalisation, in norm/norm_body.inc. */
 #define FNN_NORM_KERNELS(K)                                                            \
     K(layer_norm_fwd_row, fnn_ln_fwd_row) K(layer_norm_bwd_row, fnn_ln_bwd_row)       \

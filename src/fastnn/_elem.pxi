@@ -33,6 +33,62 @@ cdef inline int _add(real *kind, cnp.ndarray a, cnp.ndarray b, double alpha, cnp
     return rc
 
 
+def sum_rows(cnp.ndarray a, out=None, double beta=0.0):
+    """out = beta * out + a.sum(axis=0) for a 2-D float32 or float64 array
+    whose rows are contiguous (any row stride), threaded, each column summed
+    in row order (NumPy's bits for a C-contiguous a, at any thread count).
+    out: a C-contiguous (cols,) array of a's dtype, or None to allocate one
+    (beta must then be 0).  Returns out."""
+    cdef int t = cnp.PyArray_TYPE(a)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError(f"sum_rows: unsupported dtype {a.dtype}")
+    if cnp.PyArray_NDIM(a) != 2:
+        raise ValueError(f"sum_rows: expected a 2-D array, got shape {(<object>a).shape}")
+    cdef int64_t rows = cnp.PyArray_DIM(a, 0), cols = cnp.PyArray_DIM(a, 1)
+    cdef int64_t item = cnp.PyArray_ITEMSIZE(a)
+    cdef int64_t lda = cnp.PyArray_STRIDE(a, 0) // item
+    if rows > 0 and cols > 1 and cnp.PyArray_STRIDE(a, 1) != item:
+        raise ValueError(f"sum_rows: rows must be contiguous (strides {(<object>a).strides})")
+    if rows <= 1:
+        lda = cols
+    elif cnp.PyArray_STRIDE(a, 0) % item or lda < cols:
+        raise ValueError(f"sum_rows: unsupported row stride (strides {(<object>a).strides})")
+    if not (cnp.PyArray_ISALIGNED(a) and cnp.PyArray_ISNOTSWAPPED(a)):
+        raise ValueError("sum_rows: the array must be aligned and in native byte order")
+    cdef cnp.ndarray Y
+    if out is None:
+        if beta != 0.0:
+            raise ValueError("sum_rows: beta needs an out array to add to")
+        Y = cnp.PyArray_EMPTY(1, cnp.PyArray_DIMS(a) + 1, t, 0)
+    else:
+        Y = out
+        if cnp.PyArray_TYPE(Y) != t:
+            raise TypeError(f"sum_rows: dtype mismatch {a.dtype} vs out {Y.dtype}")
+        if (<object>Y).shape != (cols,) or not cnp.PyArray_IS_C_CONTIGUOUS(Y) or not cnp.PyArray_ISWRITEABLE(Y):
+            raise ValueError(f"sum_rows: out must be a writeable C-contiguous ({cols},) array, got shape "
+                             f"{(<object>Y).shape}")
+    cdef int rc
+    if t == cnp.NPY_FLOAT32:
+        rc = _sum_rows(F32, a, rows, cols, lda, beta, Y)
+    else:
+        rc = _sum_rows(F64, a, rows, cols, lda, beta, Y)
+    check_rc(rc, "sum_rows")
+    return Y
+
+
+cdef inline int _sum_rows(real *kind, cnp.ndarray a, int64_t rows, int64_t cols, int64_t lda, double beta,
+                          cnp.ndarray y) noexcept:
+    cdef const real *pa = <const real *>cnp.PyArray_DATA(a)
+    cdef real *py = <real *>cnp.PyArray_DATA(y)
+    cdef int rc
+    with nogil:
+        if real is float:
+            rc = fnn_sum_rows_f32(rows, cols, pa, lda, beta, py)
+        else:
+            rc = fnn_sum_rows_f64(rows, cols, pa, lda, beta, py)
+    return rc
+
+
 # The strided copy takes its sizes in arrays of this many entries; fastnn.h's
 # limit must be the same.
 DEF _COPY_DIMS = 8

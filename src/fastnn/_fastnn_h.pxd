@@ -283,3 +283,7 @@ cdef extern from "fastnn/fastnn.h" nogil:
                              float *dst, const int64_t *dst_strides)
     int fnn_copy_strided_f64(int ndim, const int64_t *shape, const double *src, const int64_t *src_strides,
                              double *dst, const int64_t *dst_strides)
+
+    # ---- ABI 1.5: column sums
+    int fnn_sum_rows_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, double beta, float *y)
+    int fnn_sum_rows_f64(int64_t rows, int64_t cols, const double *a, int64_t lda, double beta, double *y)

@@ -460,6 +460,16 @@ int fnn_copy_strided_f32(int ndim, const int64_t *shape, const float *src, const
 int fnn_copy_strided_f64(int ndim, const int64_t *shape, const double *src, const int64_t *src_strides, double *dst,
                          const int64_t *dst_strides);
 
+/* ==== ABI 1.5: column sums =============================================== */
+/* y[j] = beta * y[j] + sum over r = 0..rows-1 of a[r*lda + j], j < cols
+ * (a bias gradient: the column sums of an output gradient).  Each sum adds
+ * the rows in order, so the result is the same at any thread count and is
+ * NumPy's a.sum(axis=0) for a C-contiguous a; beta 0 does not read y.
+ * lda >= cols; y must not overlap a.  FNN_EOVERFLOW if rows * lda does not
+ * fit in int64_t. */
+int fnn_sum_rows_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, double beta, float *y);
+int fnn_sum_rows_f64(int64_t rows, int64_t cols, const double *a, int64_t lda, double beta, double *y);
+
 #ifdef __cplusplus
 }
 #endif

@@ -89,20 +89,6 @@ def _contig(g):
 
 # ---------------------------------------------------------------- linear
 
-_ONES = {}
-
-
-def _ones(n, dtype):
-    """A cached (n, 1) column of ones."""
-    key = (n, dtype)
-    a = _ONES.get(key)
-    if a is None:
-        if len(_ONES) > 64:
-            _ONES.clear()
-        a = _ONES[key] = np.ones((n, 1), dtype)
-    return a
-
-
 def _writable_grad(p):
     """Whether p.grad can take a GEMM's output in place (beta=1)."""
     g = p.grad
@@ -111,25 +97,19 @@ def _writable_grad(p):
 
 
 def _column_sums_into(p, g2):
-    """The bias gradient g2.sum(axis=0): from 2^16 elements as the GEMM g2^T 1
-    (threaded, the same bits at any thread count; 1.6x NumPy's sum at
-    2048 x 512), written into a leaf's .grad (beta 0 into a fresh one, 1
-    onto an existing one); below that NumPy's reduction, cheaper to call."""
-    rows, cols = g2.shape
-    if rows * cols < 1 << 16:  # small: NumPy's reduction costs less to call
-        return _param_grad(p, np.add.reduce(g2, axis=0))
-    ones = _ones(rows, g2.dtype)
+    """The bias gradient g2.sum(axis=0), in C (threaded over column blocks,
+    each column's rows added in order: NumPy's bits at any thread count),
+    written into a leaf's .grad (a fresh array, or added onto an existing
+    one in place), else returned for the graph to route."""
     if p.grad_fn is None:
         if p.grad is None:
-            gb = np.empty(cols, g2.dtype)
-            _C.matmul(g2, ones, gb.reshape(cols, 1), trans_a=True)
-            p.grad = gb
+            p.grad = _C.sum_rows(g2)
         elif _writable_grad(p):
-            _C.matmul(g2, ones, p.grad.reshape(cols, 1), trans_a=True, beta=1.0)
+            _C.sum_rows(g2, p.grad, 1.0)
         else:
-            p.grad += _C.matmul(g2, ones, trans_a=True).reshape(cols)
+            p.grad += _C.sum_rows(g2)
         return DONE
-    return _C.matmul(g2, ones, trans_a=True).reshape(cols)
+    return _C.sum_rows(g2)
 
 _ACT_NONE = _C.ACT_NONE
 _LINEAR_ACTS = {None: _ACT_NONE, "relu": _RELU, "tanh": _TANH, "sigmoid": _SIGMOID}
