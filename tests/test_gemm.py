@@ -27,10 +27,14 @@ PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67
 # instead of each computing its own slice of C
 PACK_A, DIRECT_A, PACK_B, DIRECT_B, KSPLIT, NO_KSPLIT, TINY, ALL_THREADS = 1, 2, 4, 8, 16, 32, 64, 128
 SHARED = 256
+# TRANS_C runs A B^T as C^T = B A^T (the kernels storing C^T's tiles into C)
+# wherever the layout allows, NO_TRANS_C never
+TRANS_C, NO_TRANS_C = 512, 1024
 PATHS = tuple(ALL_THREADS | p for p in (0, PACK_A | PACK_B, DIRECT_A | DIRECT_B, PACK_A | DIRECT_B,
                                         DIRECT_A | PACK_B, KSPLIT, TINY, TINY | DIRECT_A | DIRECT_B, TINY | KSPLIT,
                                         SHARED, SHARED | PACK_A | PACK_B, SHARED | TINY,
-                                        SHARED | TINY | DIRECT_A | DIRECT_B))
+                                        SHARED | TINY | DIRECT_A | DIRECT_B, TRANS_C, TRANS_C | TINY,
+                                        TRANS_C | SHARED, TRANS_C | PACK_A | PACK_B, TRANS_C | TINY | SHARED))
 
 
 @pytest.fixture
@@ -243,6 +247,36 @@ def test_bit_identical_threads(env, isa):
                     assert np.array_equal(x, y), (isa, dtype, m, n, k, flags)
                 assert np.abs(res[0][0] - reference(a, b, ta, tb, 0.7, 0.3, c0)).max() <= \
                     bound(a, b, k, dtype, 0.7, 0.3, c0)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_transposed_output_is_bit_identical(env, isa):
+    """A B^T run as C^T = B A^T (as x W^T with a batch of whole micro-panels
+    is) gives the bits of the product as posed: matmul with alpha and beta,
+    and linear with a bias and an activation, over several k blocks, at 1
+    and 2 threads, on each driver path."""
+    rng = np.random.default_rng(12)
+    for dtype in DTYPES:
+        for m, n, k in ((32, 200, 50), (64, 130, 1100), (16, 300, 900), (5, 40, 17), (33, 70, 3)):
+            x, w, c0 = rand(rng, (m, k), dtype), rand(rng, (n, k), dtype), rand(rng, (m, n), dtype)
+            bias = rand(rng, (n,), dtype)
+            res = {}
+            for path in (0, TINY, SHARED, PACK_A | PACK_B):  # TINY cuts k otherwise: compare like with like
+                for trans in (NO_TRANS_C, TRANS_C):
+                    for nt in (1, 2):
+                        env(isa, nt, path | trans | ALL_THREADS)
+                        res[path, trans, nt] = (
+                            ops.matmul(x, w, out=c0.copy(), trans_b=True, alpha=0.7, beta=0.3),
+                            ops.linear(x, w, bias, activation="relu"), ops.linear(x, w, bias))
+                want = res[path, NO_TRANS_C, 1]
+                for key in ((path, NO_TRANS_C, 2), (path, TRANS_C, 1), (path, TRANS_C, 2)):
+                    for g, r in zip(res[key], want):
+                        assert g.tobytes() == r.tobytes(), (isa, dtype, m, n, k, key)
+            want = res[0, NO_TRANS_C, 1]
+            assert np.abs(want[0] - reference(x, w, False, True, 0.7, 0.3, c0)).max() <= \
+                bound(x, w, k, dtype, 0.7, 0.3, c0)
+            env(isa, 2, 0)  # the shape's own choice
+            assert ops.matmul(x, w, out=c0.copy(), trans_b=True, alpha=0.7, beta=0.3).tobytes() == want[0].tobytes()
 
 
 @pytest.mark.parametrize("isa", ISAS)

@@ -145,12 +145,16 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
 /* GEMM, in gemm/gemm_body.inc.  The epilogue applied to each output tile
  * while it is in registers: C = act(alpha * AB + beta * C + bias[col]);
  * beta == 0 never reads C; bias may be null; act < 0 is none, else an
- * FNN_ACT_* code with parameter act_alpha. */
+ * FNN_ACT_* code with parameter act_alpha.  trans: the tile computed is
+ * that of C^T (a product run as B^T A^T), so the kernel stores element
+ * (i, j) of its tile at c[j*ldc + i] and adds bias[i]: the same value
+ * (one chain of multiply-adds, the same rounding of the epilogue). */
 #define FNN_GEMM_EPI_(T, DT)                                                   \
     typedef struct fnn_gemm_epi_##DT {                                         \
         T alpha, beta;                                                         \
         const T *bias;                                                         \
         int act;                                                               \
+        int trans;                                                             \
         T act_alpha;                                                           \
     } fnn_gemm_epi_##DT;                                                       \
     /* C = alpha * AB + beta * C alone: no bias or activation */            \

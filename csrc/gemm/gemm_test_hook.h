@@ -16,6 +16,8 @@
 #define FNN_GEMM_FORCE_TINY_BLOCKS 64
 #define FNN_GEMM_FORCE_ALL_THREADS 128 /* all threads, however small the product */
 #define FNN_GEMM_FORCE_SHARED 256      /* threads share the packed B panel (no per-thread slices) */
+#define FNN_GEMM_FORCE_TRANS_C 512     /* A B^T run as C^T = B A^T whenever the layout allows */
+#define FNN_GEMM_FORCE_NO_TRANS_C 1024 /* never */
 
 /* The FNN_GEMM_FORCE_* flags in force (gemm_test_hook.c). */
 extern int fnn_gemm_test_flags;
