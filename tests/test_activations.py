@@ -121,6 +121,19 @@ def test_forward_float32_within_4ulp(name, isa):
         f"{name}/{isa}: {err.max():.1f} ulp at x={x[~nan][bad]!r} got {y[~nan][bad]!r} want {ref[~nan][bad]!r}"
 
 
+def test_gelu_float32_consecutive_floats_at_range_ends(isa):
+    """Every float32 around where GELU's results turn subnormal (x ~ -13) and
+    vanish (x ~ -14.2), and around 14.5, where the tail's argument is clamped."""
+    x = np.concatenate([np.float32(c) + np.arange(-400, 400, dtype=np.float32) * np.spacing(np.float32(c))
+                        for c in (-14.5, -14.2, -13.0, 14.5)]).astype(np.float32)
+    y = ops.gelu(x)
+    err = ulp_error(y, ref_forward_precise("gelu", x))
+    assert err.max() <= 4, f"{isa}: {err.max():.1f} ulp at x={x[np.argmax(err)]!r}"
+    g = np.ones_like(x)
+    d = ops.gelu_backward(g, x)
+    assert np.all(np.abs(d - np.where(x > 0, 1, 0)) <= 8 * np.finfo(np.float32).eps)
+
+
 @pytest.mark.parametrize("name", UNARY)
 def test_forward_float64(name, isa):
     x = sweep(np.float64)

@@ -4,13 +4,25 @@
    error 1.3e-8, a fifth of an ulp; Taylor needs degree 6 for the same).
    float64 keeps Taylor's 1/k! to degree 12.
 
-2. erfc:
+2. erfc, for float64:
 For z >= 0 we write erfc(z) = exp(-z*z) * g(t) / (1 + 2z) with t = (z - L)/(z + L),
 which maps [0, inf) onto [-1, 1).  g is smooth on the whole interval (it tends to
 2/sqrt(pi) as z grows), so one polynomial in t covers every z: no branches in the
 vector code.  This is Weideman's substitution; the coefficients are our own
 Chebyshev fit, computed here with mpmath and printed as C arrays (highest degree
-first, for Horner).  Run: python tools/gen_vmath_polys.py  (needs mpmath)
+first, for Horner).
+
+3. The float32 normal tail, Q(a) = 1 - Phi(a) = exp(-a^2/2) h(t) / (a + C) with
+t = (a - C)/(a + C), C = 1.5, on 0 <= a <= 14.5 only (beyond, x Q(x) is below half
+the least subnormal): one reciprocal r = 1/(a + C) gives both t = 1 - 2C r and the
+factor r (vmath.inc corrects r's rounding to second order).  What is left is
+t's own rounding, up to 2^-25 near t = -1 (a = 0), where h'/h grows with C:
+a small C keeps it a fraction of an ulp (a larger C allows a lower degree,
+but its error near 0 reaches an ulp).  Weighted least squares on the relative
+error in the monomial basis, the coefficients rounded to float one at a time
+(largest first) with the rest refitted, so that the rounding is compensated.
+
+Run: python tools/gen_vmath_polys.py  (needs mpmath)
 """
 import mpmath
 import numpy as np
@@ -45,11 +57,43 @@ def fit_expm1_f32(deg=5, nodes=2000):
     return np.polynomial.chebyshev.cheb2poly(cheb) / h ** np.arange(deg + 1)
 
 
+TAIL_C, TAIL_AMAX = 1.5, 14.5
+
+
+def tail_h(a):
+    a = mpmath.mpf(a)
+    return mpmath.erfc(a / mpmath.sqrt(2)) / 2 * mpmath.exp(a * a / 2) * (a + TAIL_C)
+
+
+def fit_tail_f32(deg=11, nodes=600):
+    t1 = (TAIL_AMAX - TAIL_C) / (TAIL_AMAX + TAIL_C)
+    u = np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
+    t = -1 + (u + 1) / 2 * (t1 + 1)
+    y = np.array([float(tail_h(TAIL_C * (1 + x) / (1 - x))) for x in t])
+    A = np.vander(t, deg + 1, increasing=True) / y[:, None]
+    co = np.linalg.lstsq(A, np.ones_like(y), rcond=None)[0]
+    free = list(np.argsort(-np.abs(co)))
+    while free:
+        k = free.pop(0)
+        co[k] = float(np.float32(co[k]))
+        if free:
+            fixed = [i for i in range(deg + 1) if i not in free]
+            co[free] = np.linalg.lstsq(A[:, free], 1 - A[:, fixed] @ co[fixed], rcond=None)[0]
+    tt = np.linspace(-1, t1, 4001)
+    ref = np.array([float(tail_h(TAIL_C * (1 + x) / (1 - x))) for x in tt])
+    err = float(np.max(np.abs(np.polynomial.polynomial.polyval(tt, co) / ref - 1)))
+    return co, err
+
+
 if __name__ == "__main__":
+    h, err = fit_tail_f32()
+    print(f"/* degree {len(h) - 1}, max relative error of h with float coefficients {err:.2e} */")
+    print(f"static const float fnn_tail_poly_f32[{len(h)}] = {{")
+    print("    " + ", ".join("%.9ef" % np.float32(c) for c in h[::-1]) + "};")
     q = fit_expm1_f32()
     print("static const float fnn_expm1_poly_f32[6] = {")
     print("    " + ", ".join("%.9ef" % np.float32(c) for c in q[::-1]) + "};")
-    for name, deg, fmt in (("f32", 11, "%.9ef"), ("f64", 22, "%.17e")):
+    for name, deg, fmt in (("f64", 22, "%.17e"),):
         p = fit(deg)
         print(f"/* degree {deg}, max relative error of g {max_rel_err(p):.2e} */")
         print(f"static const {'float' if name == 'f32' else 'double'} fnn_erfc_poly_{name}[{deg + 1}] = {{")

@@ -27,4 +27,6 @@
 #undef FNN_GELU_B_HI
 #undef FNN_GELU_B_LO
 #undef v_normal_cdf_near0
-#undef FNN_PHI0_DEG
+#undef FNN_TAIL_AMAX
+#undef FNN_TAIL_C
+#undef FNN_TAIL_DEG
