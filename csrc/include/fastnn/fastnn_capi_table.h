@@ -14,7 +14,8 @@
  *    name or signature (tools/gen_capi.py refuses to, without a major bump).
  *    (Convolution and pooling were appended this way, as ABI 1.1; recurrent
  *    cells and layers, embedding and attention as ABI 1.2; masked attention
- *    as ABI 1.3.)
+ *    as ABI 1.3; elementwise add and the strided copy as ABI 1.4; column
+ *    sums as ABI 1.5.)
  *  - Changing or removing an entry bumps FNN_CAPI_ABI_MAJOR; a module built
  *    against another major then refuses to import (ImportError).
  *  - `size` is sizeof(fnn_capi_t) of the fastnn that exports the table: a
