@@ -82,7 +82,8 @@ cdef bint _is_f32(object a, str what, str name="input") except -1:
 cdef inline object _dtype_of(real *kind):
     if real is float:
         return _DT_F32
-    return _DT_F64
+    else:
+        return _DT_F64
 
 
 # ---------------------------------------------------------------- cross-entropy
