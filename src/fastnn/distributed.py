@@ -16,6 +16,7 @@ as a ring allreduce does.  Over two ranks each element is a single a + b,
 which equals b + a bit for bit, so MPI's allreduce gives those same bits.
 """
 import sys
+import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -75,6 +76,10 @@ def _make_abort_hook(previous):
             previous(exc_type, exc, tb)
             sys.stdout.flush()
             sys.stderr.flush()
+            # the launcher forwards our output through a pipe, and the abort
+            # ends it too: give it a moment to pass the traceback on, or the
+            # user may see its first lines without the error
+            time.sleep(0.5)
         finally:
             _World.MPI.COMM_WORLD.Abort(1)
     hook.previous = previous
