@@ -306,6 +306,31 @@ def test_few_columns_transposed_a(env, isa):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+def test_transposed_a_with_4k_row_stride(env, isa):
+    """A^T B with few columns, a long k and A's k steps a multiple of 4 KB
+    apart is packed, where such an A would otherwise be read in place:
+    every row-tile edge, alpha/beta; the same bits as the in-place path
+    (forced by DIRECT_A) at 1 and 2 threads."""
+    rng = np.random.default_rng(12)
+    for dtype in DTYPES:
+        row = 4096 // np.dtype(dtype).itemsize
+        for i, (m, n, k) in enumerate([(row, 64, 256), (row - 5, 40, 300), (100, 17, 1024), (row + 3, 64, 2048)]):
+            stride = row * (2 if m > row else 1)
+            a = rand(rng, (k, stride), dtype)[:, :m]  # A^T stored (k, m), rows 4 or 8 KB apart
+            b = rand(rng, (k, n), dtype)
+            c0 = rand(rng, (m, n), dtype)
+            alpha, beta = (0.7, 0.3) if i % 2 else (1.0, 0.0)
+            res = []
+            for nt, flags in ((1, 0), (2, ALL_THREADS), (1, DIRECT_A)):
+                env(isa, nt, flags)
+                res.append(ops.matmul(a, b, out=c0.copy(), trans_a=True, alpha=alpha, beta=beta))
+            assert np.array_equal(res[0], res[1]), (isa, dtype, m, n, k)
+            assert np.array_equal(res[0], res[2]), (isa, dtype, m, n, k)
+            err = np.abs(res[0] - reference(a, b, True, False, alpha, beta, c0)).max()
+            assert err <= bound(a, b, k, dtype, alpha, beta, c0), (isa, dtype, m, n, k, err)
+
+
+@pytest.mark.parametrize("isa", ISAS)
 def test_few_columns_row_major_a(env, isa):
     """A B and A B^T with few columns (n <= 12), A's rows contiguous and
     k >= 32 take the row-oriented kernel (gemm_ukr_dot): every row and
