@@ -13,6 +13,9 @@
 #define FNN_ELEM_GRAIN (1 << 16)
 /* add's unit of work: 4096 elements, whole cache lines of either type */
 #define FNN_ELEM_BLOCK 4096
+/* Rows of a strided copy per team item: the first row's index is found by
+ * division, the next ones by carrying from it. */
+#define FNN_COPY_ROW_BLOCK 64
 
 /* Sizes of a strided copy: 1..FNN_COPY_MAX_DIMS dimensions, none negative,
  * the element count within int64; rows = the product of all dimensions but
