@@ -114,6 +114,52 @@ def test_recurrent_matches_numpy_reference_float32(mode, cls, isa_name, hid):
         np.testing.assert_allclose(got, want, rtol=3e-4, atol=3e-4, err_msg=name)
 
 
+# the recurrent drivers' test hook (gemm_test_hook.h): threads split the
+# batch rows, or the hidden units, whatever the shape
+BY_ROWS, BY_UNITS = 2048, 4096
+
+
+@pytest.mark.parametrize("mode", ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"])
+@pytest.mark.parametrize("isa_name", ISAS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_recurrent_split_by_rows_or_units_is_bit_identical(mode, isa_name, dtype):
+    """The threads of a recurrence take batch rows (no barrier per step) or
+    chunks of hidden units; both, at 1 and 2 threads, must give the bits of
+    the default at 1 thread.  Batch 17 splits into 8 + 9 rows, and hidden
+    130 into chunks of 64, 64 and 2; where MR is 14, 17 rows run as row
+    tiles of 9 and 8 (a last tile of 3 is merged into halves)."""
+    from fastnn import _C
+    gates = {"LSTM": 4, "GRU": 3}.get(mode, 1)
+    rng = np.random.default_rng(6)
+    steps, batch, n_in, hid = 5, 17, 12, 130
+    x = rng.standard_normal((steps, batch, n_in)).astype(dtype)
+    w_ih = (0.2 * rng.standard_normal((gates * hid, n_in))).astype(dtype)
+    w_hh = (0.1 * rng.standard_normal((gates * hid, hid))).astype(dtype)
+    b_ih, b_hh = (rng.standard_normal((2, gates * hid)) * 0.1).astype(dtype)
+    h0, c0 = rng.standard_normal((2, batch, hid)).astype(dtype)
+    gy = rng.standard_normal((steps, batch, hid)).astype(dtype)
+    code = _C.RNN_MODES[mode]
+    c0 = c0 if mode == "LSTM" else None
+
+    def run():
+        y, cells = np.empty((2, steps, batch, hid), dtype)
+        saved = np.empty((steps, batch, 4 * hid), dtype)
+        _C.rnn_layer_forward(code, x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, cells, saved)
+        gx, gh0, gc0 = np.empty_like(x), np.empty_like(h0), np.empty_like(h0)
+        gw = [np.zeros_like(w) for w in (w_ih, w_hh, b_ih, b_hh)]
+        _C.rnn_layer_backward(code, x, w_ih, w_hh, h0, c0, y, cells, saved, gy, None, None, gx, *gw, gh0, gc0)
+        return (y, gx, gh0, *gw) + ((gc0,) if mode == "LSTM" else ())
+
+    try:
+        with using(isa=isa_name):
+            want = at_threads(run, (1,))
+            for flags in (BY_ROWS, BY_UNITS):
+                _C._gemm_test_flags(flags)
+                assert_bit_identical(want + at_threads(run))
+    finally:
+        _C._gemm_test_flags(0)
+
+
 def test_recurrent_parameter_names_shapes_and_init():
     fastnn.manual_seed(0)
     m = nn.LSTM(10, 20, num_layers=2)

@@ -1,6 +1,7 @@
-/* Test hook of the GEMM driver, not part of the C API: tests/test_gemm.py
- * (through fastnn._C._gemm_test_flags) forces paths that a shape would not
- * take, so small test shapes reach every branch of the driver.  0 in normal
+/* Test hook of the GEMM driver and the recurrent layers' drivers, not part
+ * of the C API: tests/test_gemm.py and tests/test_seq_layers.py (through
+ * fastnn._C._gemm_test_flags) force paths that a shape would not take, so
+ * small test shapes reach every branch of the drivers.  0 in normal
  * use; not thread-safe (set it between calls).  The driver reads it once
  * per call, and the production plan is compiled without its tests (see
  * plan in gemm_driver.inc). */
@@ -18,6 +19,10 @@
 #define FNN_GEMM_FORCE_SHARED 256      /* threads share the packed B panel (no per-thread slices) */
 #define FNN_GEMM_FORCE_TRANS_C 512     /* A B^T run as C^T = B A^T whenever the layout allows */
 #define FNN_GEMM_FORCE_NO_TRANS_C 1024 /* never */
+/* The recurrent layers' threads split the batch rows, or the hidden units
+ * (rnn_seq_driver.inc), whatever the shape. */
+#define FNN_RNN_FORCE_BY_ROWS 2048
+#define FNN_RNN_FORCE_BY_UNITS 4096
 
 /* The FNN_GEMM_FORCE_* flags in force (gemm_test_hook.c). */
 extern int fnn_gemm_test_flags;

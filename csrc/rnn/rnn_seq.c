@@ -15,6 +15,7 @@
 #include "cpu/kernels.h"
 #include "cpu/threads.h"
 #include "fastnn/fastnn.h"
+#include "gemm/gemm_test_hook.h"
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
