@@ -311,12 +311,21 @@ def test_transposed_a_with_4k_row_stride(env, isa):
     apart is packed, where such an A would otherwise be read in place:
     every row-tile edge, alpha/beta; the same bits as the in-place path
     (forced by DIRECT_A) at 1 and 2 threads."""
-    rng = np.random.default_rng(12)
+    def cases(row):  # A^T stored (k, m), rows 4 or 8 KB apart
+        return [(m, n, k, row * (2 if m > row else 1))
+                for m, n, k in [(row, 64, 256), (row - 5, 40, 300), (100, 17, 1024), (row + 3, 64, 2048)]]
+    _check_transposed_a(env, isa, 4096, cases, 12)
+
+
+def _check_transposed_a(env, isa, row_bytes, cases, seed):
+    """A^T B for each (m, n, k, stride) of cases(row), row = row_bytes in
+    elements, A^T stored (k, stride)[:, :m]: the same bits at 1 and 2
+    threads and as the in-place path (DIRECT_A), within the reference's
+    bound; alpha/beta in every other case."""
+    rng = np.random.default_rng(seed)
     for dtype in DTYPES:
-        row = 4096 // np.dtype(dtype).itemsize
-        for i, (m, n, k) in enumerate([(row, 64, 256), (row - 5, 40, 300), (100, 17, 1024), (row + 3, 64, 2048)]):
-            stride = row * (2 if m > row else 1)
-            a = rand(rng, (k, stride), dtype)[:, :m]  # A^T stored (k, m), rows 4 or 8 KB apart
+        for i, (m, n, k, stride) in enumerate(cases(row_bytes // np.dtype(dtype).itemsize)):
+            a = rand(rng, (k, stride), dtype)[:, :m]
             b = rand(rng, (k, n), dtype)
             c0 = rand(rng, (m, n), dtype)
             alpha, beta = (0.7, 0.3) if i % 2 else (1.0, 0.0)
@@ -328,6 +337,19 @@ def test_transposed_a_with_4k_row_stride(env, isa):
             assert np.array_equal(res[0], res[2]), (isa, dtype, m, n, k)
             err = np.abs(res[0] - reference(a, b, True, False, alpha, beta, c0)).max()
             assert err <= bound(a, b, k, dtype, alpha, beta, c0), (isa, dtype, m, n, k, err)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_transposed_a_with_2k_row_stride(env, isa):
+    """A^T B read by one or two column panels, k >= 512 and A's k steps 2 KB
+    or more apart (not a multiple of 4 KB) is packed on AVX-512, read in
+    place elsewhere: row-tile edges, a last column panel of 1 to NR columns,
+    alpha/beta; the same bits as the in-place path (forced by DIRECT_A) at
+    1 and 2 threads, and within the float64 reference's bound."""
+    def cases(row):  # A^T stored (k, m), rows 2 KB or more apart, not a multiple of 4 KB
+        return [(row + 16, 64, 512, row + 16), (row - 7, 33, 600, row + 40), (2 * row + 5, 48, 1030, 2 * row + 24),
+                (300, 20, 700, 3 * row - 8)]
+    _check_transposed_a(env, isa, 2048, cases, 13)
 
 
 @pytest.mark.parametrize("isa", ISAS)

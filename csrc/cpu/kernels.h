@@ -177,6 +177,7 @@ typedef struct fnn_gemm_info {
     int cm_mr, cm_nr;
     int dot_mr, dot_nr;
     int kc, mc, nc;
+    int pack_strided_at_k; /* see GEMM_PACK_STRIDED_AT_K in gemm_body.inc */
 } fnn_gemm_info;
 /* The k block for k (> 0) summed in blocks of at most kc: equal blocks,
  * multiples of 8, rather than full ones and a short last one (784 in
