@@ -285,24 +285,12 @@ def test_few_columns_transposed_a(env, isa):
     (gemm_ukr_cm): every row-tile edge, strided and transposed operands,
     alpha/beta; bit-identical at 1 and 2 threads and to the blocked path
     (forced by PACK_A) when k fits one k block."""
-    rng = np.random.default_rng(11)
-    for dtype in DTYPES:
-        for i, (m, n, k) in enumerate([(1, 1, 1), (5, 3, 7), (16, 12, 33), (17, 10, 128), (31, 7, 64),
-                                       (32, 10, 300), (33, 12, 5), (70, 1, 90), (100, 6, 257), (512, 10, 128)]):
-            lda_pad = 3 if i % 2 else 0
-            a = rand(rng, (k, m + lda_pad), dtype)[:, :m]  # A^T stored (k, m), lda = m + pad
-            tb = i % 3 == 2
-            b = rand(rng, (n, k) if tb else (k, n), dtype)
-            c0 = rand(rng, (m, n), dtype)
-            alpha, beta = (0.7, 0.3) if i % 2 else (1.0, 0.0)
-            res = []
-            for nt, flags in ((1, 0), (2, ALL_THREADS), (1, PACK_A)):
-                env(isa, nt, flags)
-                res.append(ops.matmul(a, b, out=c0.copy(), trans_a=True, trans_b=tb, alpha=alpha, beta=beta))
-            assert np.array_equal(res[0], res[1]), (isa, dtype, m, n, k)
-            assert np.array_equal(res[0], res[2]), (isa, dtype, m, n, k)
-            err = np.abs(res[0] - reference(a, b, True, tb, alpha, beta, c0)).max()
-            assert err <= bound(a, b, k, dtype, alpha, beta, c0), (isa, dtype, m, n, k, err)
+    def cases(row):  # lda = m + pad; B transposed in every third case
+        return [(m, n, k, m + (3 if i % 2 else 0), i % 3 == 2)
+                for i, (m, n, k) in enumerate([(1, 1, 1), (5, 3, 7), (16, 12, 33), (17, 10, 128), (31, 7, 64),
+                                               (32, 10, 300), (33, 12, 5), (70, 1, 90), (100, 6, 257),
+                                               (512, 10, 128)])]
+    _check_transposed_a(env, isa, 0, cases, 11, PACK_A)
 
 
 @pytest.mark.parametrize("isa", ISAS)
@@ -312,30 +300,30 @@ def test_transposed_a_with_4k_row_stride(env, isa):
     every row-tile edge, alpha/beta; the same bits as the in-place path
     (forced by DIRECT_A) at 1 and 2 threads."""
     def cases(row):  # A^T stored (k, m), rows 4 or 8 KB apart
-        return [(m, n, k, row * (2 if m > row else 1))
+        return [(m, n, k, row * (2 if m > row else 1), False)
                 for m, n, k in [(row, 64, 256), (row - 5, 40, 300), (100, 17, 1024), (row + 3, 64, 2048)]]
-    _check_transposed_a(env, isa, 4096, cases, 12)
+    _check_transposed_a(env, isa, 4096, cases, 12, DIRECT_A)
 
 
-def _check_transposed_a(env, isa, row_bytes, cases, seed):
-    """A^T B for each (m, n, k, stride) of cases(row), row = row_bytes in
-    elements, A^T stored (k, stride)[:, :m]: the same bits at 1 and 2
-    threads and as the in-place path (DIRECT_A), within the reference's
-    bound; alpha/beta in every other case."""
+def _check_transposed_a(env, isa, row_bytes, cases, seed, other_path):
+    """A^T B for each (m, n, k, stride, trans_b) of cases(row), row =
+    row_bytes in elements, A^T stored (k, stride)[:, :m]: the same bits at
+    1 and 2 threads and on the path other_path forces, within the
+    reference's bound; alpha/beta in every other case."""
     rng = np.random.default_rng(seed)
     for dtype in DTYPES:
-        for i, (m, n, k, stride) in enumerate(cases(row_bytes // np.dtype(dtype).itemsize)):
+        for i, (m, n, k, stride, tb) in enumerate(cases(row_bytes // np.dtype(dtype).itemsize)):
             a = rand(rng, (k, stride), dtype)[:, :m]
-            b = rand(rng, (k, n), dtype)
+            b = rand(rng, (n, k) if tb else (k, n), dtype)
             c0 = rand(rng, (m, n), dtype)
             alpha, beta = (0.7, 0.3) if i % 2 else (1.0, 0.0)
             res = []
-            for nt, flags in ((1, 0), (2, ALL_THREADS), (1, DIRECT_A)):
+            for nt, flags in ((1, 0), (2, ALL_THREADS), (1, other_path)):
                 env(isa, nt, flags)
-                res.append(ops.matmul(a, b, out=c0.copy(), trans_a=True, alpha=alpha, beta=beta))
+                res.append(ops.matmul(a, b, out=c0.copy(), trans_a=True, trans_b=tb, alpha=alpha, beta=beta))
             assert np.array_equal(res[0], res[1]), (isa, dtype, m, n, k)
             assert np.array_equal(res[0], res[2]), (isa, dtype, m, n, k)
-            err = np.abs(res[0] - reference(a, b, True, False, alpha, beta, c0)).max()
+            err = np.abs(res[0] - reference(a, b, True, tb, alpha, beta, c0)).max()
             assert err <= bound(a, b, k, dtype, alpha, beta, c0), (isa, dtype, m, n, k, err)
 
 
@@ -347,9 +335,9 @@ def test_transposed_a_with_2k_row_stride(env, isa):
     alpha/beta; the same bits as the in-place path (forced by DIRECT_A) at
     1 and 2 threads, and within the float64 reference's bound."""
     def cases(row):  # A^T stored (k, m), rows 2 KB or more apart, not a multiple of 4 KB
-        return [(row + 16, 64, 512, row + 16), (row - 7, 33, 600, row + 40), (2 * row + 5, 48, 1030, 2 * row + 24),
-                (300, 20, 700, 3 * row - 8)]
-    _check_transposed_a(env, isa, 2048, cases, 13)
+        return [(row + 16, 64, 512, row + 16, False), (row - 7, 33, 600, row + 40, False),
+                (2 * row + 5, 48, 1030, 2 * row + 24, False), (300, 20, 700, 3 * row - 8, False)]
+    _check_transposed_a(env, isa, 2048, cases, 13, DIRECT_A)
 
 
 @pytest.mark.parametrize("isa", ISAS)

@@ -19,6 +19,7 @@
 #define FNN_GEMM_FORCE_SHARED 256      /* threads share the packed B panel (no per-thread slices) */
 #define FNN_GEMM_FORCE_TRANS_C 512     /* A B^T run as C^T = B A^T whenever the layout allows */
 #define FNN_GEMM_FORCE_NO_TRANS_C 1024 /* never */
+#define FNN_GEMM_FORCE_MASK 2047       /* the GEMM's flags; the bits above are other drivers' */
 /* The recurrent layers' threads split the batch rows, or the hidden units
  * (rnn_seq_driver.inc), whatever the shape. */
 #define FNN_RNN_FORCE_BY_ROWS 2048

@@ -43,6 +43,31 @@ static int fnn_rnn_elementwise(int mode) { return mode == FNN_RNN_MODE_TANH || m
 /* Rows of a packed recurrent-weight block: KC x NR stays in L1. */
 #define FNN_RNN_KC 256
 
+/* How the threads share a recurrence: 1, by batch rows (each thread runs
+ * the whole recurrence for its rows, which need no other row, so the steps
+ * need no barrier and no state crosses cores), when every thread gets at
+ * least 8 rows and W_hh packed (elements of elem bytes; every thread then
+ * reads all of it each step) is at most 1 MB, so it stays in each core's
+ * L2; else 0, by chunks of hidden units, with a barrier per step.  The
+ * result is the same either way (the step products' and the cells' values
+ * do not depend on the split); the test hook can force either. */
+static int fnn_rnn_by_rows(int64_t batch, int64_t g, int64_t hid, int nt, size_t elem) {
+    if (fnn_gemm_test_flags & FNN_RNN_FORCE_BY_ROWS) return 1;
+    if (fnn_gemm_test_flags & FNN_RNN_FORCE_BY_UNITS) return 0;
+    return batch >= 8 * (int64_t)nt && g * hid * hid * (int64_t)elem <= (1 << 20);
+}
+
+/* The calling thread's block: rows [r_lo, r_hi) and chunks [c_lo, c_hi). */
+static void fnn_rnn_share(int by_rows, int64_t batch, int64_t nch, int64_t *r_lo, int64_t *r_hi, int64_t *c_lo,
+                          int64_t *c_hi) {
+    const int64_t tid = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t parts = by_rows ? batch : nch, lo = parts * tid / nt, hi = parts * (tid + 1) / nt;
+    *r_lo = by_rows ? lo : 0;
+    *r_hi = by_rows ? hi : batch;
+    *c_lo = by_rows ? 0 : lo;
+    *c_hi = by_rows ? nch : hi;
+}
+
 #define FNN_GEMM_f32 fnn_sgemm
 #define FNN_GEMM_f64 fnn_dgemm
 
