@@ -179,3 +179,20 @@ def test_the_wait_policy_is_the_users_or_libgomps(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "active"}, capture_output=True,
                          text=True, check=True).stdout
     assert out.split() == ["None", "active", "user"]
+
+
+def test_beside_numpy_rows_are_medians_of_rounds(restore_threads):
+    """The threads benchmark's NumPy rows: one row per product, each ratio
+    the median of the rounds' ratios (so within the rounds' range), and the
+    thread count left as it was."""
+    from fastnn import bench_threads
+    fastnn.set_num_threads(2)
+    lines = []
+    rows = bench_threads.beside_numpy(shapes=[(48, 40, 32, 4), (16, 24, 8, 3)], rounds=3, out=lines.append)
+    assert [r["shape"] for r in rows] == ["48x40x32", "16x24x8"] and len(lines) == 2
+    for r in rows:
+        lo, hi = r["numpy_ratio_range"]
+        assert r["rounds"] == 3 and 0 < lo <= r["numpy_ratio"] <= hi
+        assert all(r[k] > 0 for k in ("fastnn_1t", "fastnn_alone", "numpy_alone", "fastnn_after_numpy",
+                                      "numpy_after_fastnn", "fastnn_ratio", "fastnn_ratio_mean"))
+    assert fastnn.get_num_threads() == 2

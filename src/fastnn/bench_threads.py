@@ -10,7 +10,9 @@ Two situations where a parallel call can lose to a serial one:
 - beside NumPy: `numpy @` and fastnn alternate on the same product, each call
   timed right after the other library's.  fastnn's call is compared with its
   own 1-thread time (at most 2x), NumPy's with NumPy called alone (at most
-  1.3x: fastnn's waiting holds no core NumPy's threads need).
+  1.3x: fastnn's waiting holds no core NumPy's threads need).  Each of
+  NUMPY_ROUNDS rounds times the calls alone and then alternating; the figures are the
+  medians of the rounds' ratios.
 
 Only fastnn's public API is used, so an older build can be measured the same
 way (PYTHONPATH=that/src).
@@ -125,6 +127,11 @@ def busy_core(calls=BUSY_CALLS, rounds=BUSY_ROUNDS, out=print):
 
 
 NUMPY_SHAPES = [(256, 256, 256, 300), (128, 784, 512, 200), (1024, 1024, 1024, 20)]
+# Each round times the calls alone and then alternating, and the figures
+# are the medians of the rounds' ratios: a slow phase of a shared machine
+# between the alone and the alternating timings would otherwise decide a
+# ratio by itself.
+NUMPY_ROUNDS = 5
 
 
 def _median_alone(fn, calls, settle=0.0):
@@ -139,56 +146,76 @@ def _median_alone(fn, calls, settle=0.0):
     return statistics.median(ts), statistics.fmean(ts)
 
 
-def beside_numpy(shapes=NUMPY_SHAPES, out=print):
+def _beside_numpy_round(f_fn, np_fn, calls, nthreads):
+    """One round on one product: fastnn at 1 and nthreads threads alone,
+    NumPy alone, then the two alternating; medians and means of each."""
+    import fastnn
+    # alone: fastnn at 1 thread after a pause (no NumPy thread spinning),
+    # NumPy back to back (its threads awake)
+    time.sleep(0.15)
+    fastnn.set_num_threads(1)
+    for _ in range(3):
+        f_fn()
+    f1 = _median_alone(f_fn, calls)
+    fastnn.set_num_threads(nthreads)
+    time.sleep(0.15)
+    for _ in range(3):
+        f_fn()
+    f2 = _median_alone(f_fn, calls)
+    for _ in range(3):
+        np_fn()
+    npa = _median_alone(np_fn, calls)
+    f_after, np_after = [], []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        np_fn()
+        t1 = time.perf_counter()
+        f_fn()
+        t2 = time.perf_counter()
+        np_after.append(t1 - t0)
+        f_after.append(t2 - t1)
+    np_after = np_after[1:]  # the first NumPy call follows no fastnn call
+    return {"fastnn_1t": f1, "fastnn_alone": f2, "numpy_alone": npa,
+            "fastnn_after_numpy": (statistics.median(f_after), statistics.fmean(f_after)),
+            "numpy_after_fastnn": (statistics.median(np_after), statistics.fmean(np_after))}
+
+
+def beside_numpy(shapes=NUMPY_SHAPES, rounds=NUMPY_ROUNDS, out=print):
     """Rows for fastnn and `numpy @` alternating on one product, at fastnn's
-    default thread count."""
+    default thread count: times are medians over the rounds, and each ratio
+    is the median of the rounds' ratios (median over median, and mean over
+    mean)."""
     import fastnn
     before = fastnn.get_num_threads()
     rows = []
     try:
         for m, k, n, calls in shapes:
             f_fn, np_fn = _matmul_fns(m, k, n)
-            # alone: fastnn at 1 thread after a pause (no NumPy thread
-            # spinning), NumPy back to back (its threads awake)
-            time.sleep(0.15)
-            fastnn.set_num_threads(1)
-            for _ in range(3):
-                f_fn()
-            f1_med, f1_mean = _median_alone(f_fn, calls)
-            fastnn.set_num_threads(before)
-            time.sleep(0.15)
-            for _ in range(3):
-                f_fn()
-            f2_med, f2_mean = _median_alone(f_fn, calls)
-            for _ in range(3):
-                np_fn()
-            np_med, np_mean = _median_alone(np_fn, calls)
-            f_after, np_after = [], []
-            for _ in range(calls):
-                t0 = time.perf_counter()
-                np_fn()
-                t1 = time.perf_counter()
-                f_fn()
-                t2 = time.perf_counter()
-                np_after.append(t1 - t0)
-                f_after.append(t2 - t1)
-            np_after = np_after[1:]  # the first NumPy call follows no fastnn call
-            row = {"shape": f"{m}x{k}x{n}", "fastnn_1t": f1_med, "fastnn_alone": f2_med, "numpy_alone": np_med,
-                   "fastnn_after_numpy": statistics.median(f_after),
-                   "fastnn_after_numpy_mean": statistics.fmean(f_after),
-                   "numpy_after_fastnn": statistics.median(np_after),
-                   "numpy_after_fastnn_mean": statistics.fmean(np_after),
-                   "numpy_alone_mean": np_mean, "fastnn_1t_mean": f1_mean}
-            row["fastnn_ratio"] = row["fastnn_after_numpy"] / f1_med
-            row["fastnn_ratio_mean"] = row["fastnn_after_numpy_mean"] / f1_mean
-            row["numpy_ratio"] = row["numpy_after_fastnn"] / np_med
-            row["numpy_ratio_mean"] = row["numpy_after_fastnn_mean"] / np_mean
+            rs = [_beside_numpy_round(f_fn, np_fn, calls, before) for _ in range(rounds)]
+
+            def med(key, i=0):
+                return statistics.median(r[key][i] for r in rs)
+
+            def ratio(key, ref, i=0):
+                return statistics.median(r[key][i] / r[ref][i] for r in rs)
+
+            row = {"shape": f"{m}x{k}x{n}", "rounds": rounds, "fastnn_1t": med("fastnn_1t"),
+                   "fastnn_alone": med("fastnn_alone"), "numpy_alone": med("numpy_alone"),
+                   "fastnn_after_numpy": med("fastnn_after_numpy"),
+                   "numpy_after_fastnn": med("numpy_after_fastnn"),
+                   "fastnn_ratio": ratio("fastnn_after_numpy", "fastnn_1t"),
+                   "fastnn_ratio_mean": ratio("fastnn_after_numpy", "fastnn_1t", 1),
+                   "numpy_ratio": ratio("numpy_after_fastnn", "numpy_alone"),
+                   "numpy_ratio_mean": ratio("numpy_after_fastnn", "numpy_alone", 1),
+                   "numpy_ratio_range": (min(r["numpy_after_fastnn"][0] / r["numpy_alone"][0] for r in rs),
+                                         max(r["numpy_after_fastnn"][0] / r["numpy_alone"][0] for r in rs))}
             rows.append(row)
-            out(f"  {row['shape']:<12} alone: fastnn 1 thread {f1_med * 1e3:7.3f} ms, {before} threads"
-                f" {f2_med * 1e3:7.3f} ms, numpy {np_med * 1e3:7.3f} ms | fastnn after numpy"
+            lo, hi = row["numpy_ratio_range"]
+            out(f"  {row['shape']:<12} alone: fastnn 1 thread {row['fastnn_1t'] * 1e3:7.3f} ms, {before} threads"
+                f" {row['fastnn_alone'] * 1e3:7.3f} ms, numpy {row['numpy_alone'] * 1e3:7.3f} ms | fastnn after numpy"
                 f" {row['fastnn_after_numpy'] * 1e3:7.3f} ms ({row['fastnn_ratio']:4.2f}x its 1-thread time;"
                 f" mean {row['fastnn_ratio_mean']:4.2f}x) | numpy after fastnn {row['numpy_after_fastnn'] * 1e3:7.3f} ms"
-                f" ({row['numpy_ratio']:4.2f}x alone; mean {row['numpy_ratio_mean']:4.2f}x)")
+                f" ({row['numpy_ratio']:4.2f}x alone, rounds {lo:4.2f}-{hi:4.2f}; mean {row['numpy_ratio_mean']:4.2f}x)")
     finally:
         fastnn.set_num_threads(before)
     return rows
@@ -201,7 +228,8 @@ def main(out=print):
         " ratio = 2 threads / 1 thread, target <= 1.10):")
     busy = busy_core(out=out)
     time.sleep(0.2)
-    out("alternating with `numpy @` (medians; fastnn target <= 2x its 1-thread time, numpy <= 1.3x alone):")
+    out(f"alternating with `numpy @` (medians of {NUMPY_ROUNDS} rounds' ratios; fastnn target <= 2x its 1-thread"
+        " time, numpy <= 1.3x alone):")
     mixed = beside_numpy(out=out)
     return {"busy_core": busy, "beside_numpy": mixed}
 
