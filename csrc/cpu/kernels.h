@@ -195,25 +195,30 @@ static inline int64_t fnn_gemm_kblock(int64_t k, int64_t kc) {
 typedef void fnn_gemm_info_f32_t(fnn_gemm_info *info);
 typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
 #define FNN_GEMM_SIGS_(T, DT)                                                                       \
-    typedef void fnn_gemm_ukr_##DT##_t(int64_t kc, const T *a, int64_t rs_a, int64_t cs_a,          \
-                                       const T *b, int64_t rs_b, T *c, int64_t ldc, int64_t mr,      \
-                                       int64_t nr, const fnn_gemm_epi_##DT *e);                     \
-    /* gemm_ukr's full tile with A packed (rs_a 1, cs_a MR), for B streamed from memory: per k   \
-     * step p, line p % 16 of row p / 16 of the block at pf (rows pf_rs apart) is prefetched into   \
-     * L2, and, when bpk is set, B's row is stored there as gemm_pack_b lays out a panel          */ \
-    typedef void fnn_gemm_ukr_stream_##DT##_t(int64_t kc, const T *a, const T *b, int64_t rs_b, T *c,  \
-                                              int64_t ldc, T *bpk, const T *pf, int64_t pf_rs,       \
-                                              const fnn_gemm_epi_##DT *e);                           \
-    /* C tile mr x nr (<= cm_mr x cm_nr) with A's columns contiguous (A(i, p) =                     \
-     * a[i + p*cs_a], as A^T B reads A) and B(p, j) = b[p*rs_b + j*cs_b], whole k */                 \
-    typedef void fnn_gemm_ukr_cm_##DT##_t(int64_t k, const T *a, int64_t cs_a, const T *b,            \
-                                          int64_t rs_b, int64_t cs_b, T *c, int64_t ldc, int64_t mr,  \
-                                          int64_t nr, const fnn_gemm_epi_##DT *e);                    \
-    /* C tile mr x nr (<= dot_mr x dot_nr) with A's rows contiguous (A(i, p) =                      \
-     * a[i*lda + p]) and B's columns (B(p, j) = bt[j*ldbt + p]), whole k */                         \
-    typedef void fnn_gemm_ukr_dot_##DT##_t(int64_t k, const T *a, int64_t lda, const T *bt,          \
-                                           int64_t ldbt, T *c, int64_t ldc, int64_t mr, int64_t nr,  \
-                                           const fnn_gemm_epi_##DT *e);                              \
+    /* One register tile of C, the call of every GEMM micro-kernel: C (mr x nr at c, row stride   \
+     * ldc) = epi(A B) over kc, A(i, p) = a[i*rs_a + p*cs_a], B(p, j) = b[p*rs_b + j*cs_b].  Each   \
+     * kernel is for some layouts:                                                                \
+     *   gemm_ukr: any A, B with cs_b 1 (a packed panel: rs_b NR);                                \
+     *   gemm_ukr_stream: a full tile, A packed (rs_a 1, cs_a MR), B with cs_b 1; per k step p it \
+     *     prefetches line p % 16 of row p / 16 of the block at pf (rows pf_rs apart; pf null: B's \
+     *     rows) into L2 and, when bpk is set, stores B's row there as gemm_pack_b lays out a panel; \
+     *   gemm_ukr_cm: A's columns contiguous (rs_a 1), mr x nr <= cm_mr x cm_nr, whole k;         \
+     *   gemm_ukr_dot: A's rows and B's columns contiguous (cs_a 1, rs_b 1), mr x nr <= dot_mr x   \
+     *     dot_nr, whole k.                                                                        \
+     * bpk, pf and pf_rs are gemm_ukr_stream's alone. */                                          \
+    typedef struct fnn_gemm_tile_##DT {                                                            \
+        int64_t kc, mr, nr;                                                                        \
+        const T *a;                                                                                \
+        int64_t rs_a, cs_a;                                                                        \
+        const T *b;                                                                                \
+        int64_t rs_b, cs_b;                                                                        \
+        T *c;                                                                                      \
+        int64_t ldc;                                                                               \
+        T *bpk;                                                                                    \
+        const T *pf;                                                                               \
+        int64_t pf_rs;                                                                             \
+    } fnn_gemm_tile_##DT;                                                                          \
+    typedef void fnn_gemm_ukr_##DT##_t(const fnn_gemm_tile_##DT *t, const fnn_gemm_epi_##DT *e);  \
     typedef void fnn_gemm_pack_a_##DT##_t(int64_t mc, int64_t kc, const T *a, int64_t rs_a,          \
                                           int64_t cs_a, T *dst);                                    \
     typedef void fnn_gemm_pack_b_##DT##_t(int64_t kc, int64_t nc, const T *b, int64_t rs_b,          \
@@ -238,8 +243,8 @@ FNN_GEMM_SIGS_(float, f32)
 FNN_GEMM_SIGS_(double, f64)
 #undef FNN_GEMM_SIGS_
 #define FNN_GEMM_KERNELS(K) K(gemm_info, fnn_gemm_info) K(gemm_ukr, fnn_gemm_ukr) \
-    K(gemm_ukr_stream, fnn_gemm_ukr_stream)                                                 \
-    K(gemm_ukr_cm, fnn_gemm_ukr_cm) K(gemm_ukr_dot, fnn_gemm_ukr_dot) K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
+    K(gemm_ukr_stream, fnn_gemm_ukr)                                                        \
+    K(gemm_ukr_cm, fnn_gemm_ukr) K(gemm_ukr_dot, fnn_gemm_ukr) K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
     K(gemm_taps_pack, fnn_gemm_taps_pack) K(gemm_taps_small, fnn_gemm_taps_small) K(gemm_taps, fnn_gemm_taps)   \
     K(gemm_taps_dot, fnn_gemm_taps_dot)
 
