@@ -11,8 +11,8 @@ Two situations where a parallel call can lose to a serial one:
   timed right after the other library's.  fastnn's call is compared with its
   own 1-thread time (at most 2x), NumPy's with NumPy called alone (at most
   1.3x: fastnn's waiting holds no core NumPy's threads need).  Each of
-  NUMPY_ROUNDS rounds times the calls alone and then alternating; the figures are the
-  medians of the rounds' ratios.
+  NUMPY_ROUNDS rounds times the calls alone and then alternating; the
+  figures are the medians of the rounds' ratios.
 
 Only fastnn's public API is used, so an older build can be measured the same
 way (PYTHONPATH=that/src).
@@ -134,12 +134,9 @@ NUMPY_SHAPES = [(256, 256, 256, 300), (128, 784, 512, 200), (1024, 1024, 1024, 2
 NUMPY_ROUNDS = 5
 
 
-def _median_alone(fn, calls, settle=0.0):
+def _median_alone(fn, calls):
     ts = []
     for _ in range(calls):
-        if settle:
-            time.sleep(settle)
-            fn()
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
@@ -196,8 +193,11 @@ def beside_numpy(shapes=NUMPY_SHAPES, rounds=NUMPY_ROUNDS, out=print):
             def med(key, i=0):
                 return statistics.median(r[key][i] for r in rs)
 
+            def ratios(key, ref, i=0):
+                return [r[key][i] / r[ref][i] for r in rs]
+
             def ratio(key, ref, i=0):
-                return statistics.median(r[key][i] / r[ref][i] for r in rs)
+                return statistics.median(ratios(key, ref, i))
 
             row = {"shape": f"{m}x{k}x{n}", "rounds": rounds, "fastnn_1t": med("fastnn_1t"),
                    "fastnn_alone": med("fastnn_alone"), "numpy_alone": med("numpy_alone"),
@@ -207,8 +207,8 @@ def beside_numpy(shapes=NUMPY_SHAPES, rounds=NUMPY_ROUNDS, out=print):
                    "fastnn_ratio_mean": ratio("fastnn_after_numpy", "fastnn_1t", 1),
                    "numpy_ratio": ratio("numpy_after_fastnn", "numpy_alone"),
                    "numpy_ratio_mean": ratio("numpy_after_fastnn", "numpy_alone", 1),
-                   "numpy_ratio_range": (min(r["numpy_after_fastnn"][0] / r["numpy_alone"][0] for r in rs),
-                                         max(r["numpy_after_fastnn"][0] / r["numpy_alone"][0] for r in rs))}
+                   "numpy_ratio_range": (min(ratios("numpy_after_fastnn", "numpy_alone")),
+                                         max(ratios("numpy_after_fastnn", "numpy_alone")))}
             rows.append(row)
             lo, hi = row["numpy_ratio_range"]
             out(f"  {row['shape']:<12} alone: fastnn 1 thread {row['fastnn_1t'] * 1e3:7.3f} ms, {before} threads"
