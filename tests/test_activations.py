@@ -134,6 +134,23 @@ def test_gelu_float32_consecutive_floats_at_range_ends(isa):
     assert np.all(np.abs(d - np.where(x > 0, 1, 0)) <= 8 * np.finfo(np.float32).eps)
 
 
+def test_gelu_float32_vectors_mixing_near_and_far_lanes(isa):
+    """float32 vectors whose every |x| <= 4 take a shorter form of the tail
+    than the others: both forms within 4 ulp, lane by lane, whatever a
+    vector mixes (shuffled), and on either side of 4 itself."""
+    rng = np.random.default_rng(3)
+    edge = np.concatenate([np.float32(c) + np.arange(-300, 300, dtype=np.float32) * np.spacing(np.float32(c))
+                           for c in (-4.0, 4.0)])
+    x = rng.permutation(np.concatenate([edge, rng.uniform(-6, 6, 20000)]).astype(np.float32))
+    err = ulp_error(ops.gelu(x), ref_forward_precise("gelu", x))
+    assert err.max() <= 4, f"{isa}: {err.max():.1f} ulp at x={x[np.argmax(err)]!r}"
+    g = rng.standard_normal(x.size).astype(np.float32)
+    d = ops.gelu_backward(g, x)
+    ref = ref_backward("gelu", g, x)
+    eps = np.finfo(np.float32).eps
+    assert np.all(np.abs(d - ref) <= 16 * eps * np.abs(ref) + 8 * eps * np.abs(g.astype(np.float64)))
+
+
 @pytest.mark.parametrize("name", UNARY)
 def test_forward_float64(name, isa):
     x = sweep(np.float64)

@@ -22,6 +22,13 @@ but its error near 0 reaches an ulp).  Weighted least squares on the relative
 error in the monomial basis, the coefficients rounded to float one at a time
 (largest first) with the rest refitted, so that the rounding is compensated.
 
+4. The float32 normal tail near the origin, for vectors whose every lane has
+a = |x| <= 4 (most of what a network feeds GELU): Q(a) = exp(-a^2/2) h(a) with
+h a polynomial of degree 15 in u = a/2 - 1 (exact for a in [1, 4]), so no
+reciprocal and no correction of it.  h falls from 1/2 to 0.094 and its
+coefficients alternate in sign, so Horner cancels only for u > 0, by less than
+a factor 3.  Fitted and rounded the same way as 3.
+
 Run: python tools/gen_vmath_polys.py  (needs mpmath)
 """
 import mpmath
@@ -65,12 +72,14 @@ def tail_h(a):
     return mpmath.erfc(a / mpmath.sqrt(2)) / 2 * mpmath.exp(a * a / 2) * (a + TAIL_C)
 
 
-def fit_tail_f32(deg=11, nodes=600):
-    t1 = (TAIL_AMAX - TAIL_C) / (TAIL_AMAX + TAIL_C)
-    u = np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
-    t = -1 + (u + 1) / 2 * (t1 + 1)
-    y = np.array([float(tail_h(TAIL_C * (1 + x) / (1 - x))) for x in t])
-    A = np.vander(t, deg + 1, increasing=True) / y[:, None]
+def fit_relative_f32(f, x, deg, xx):
+    """Coefficients (lowest degree first) of a degree-deg polynomial fitted to
+    f on the nodes x, weighted least squares on the relative error in the
+    monomial basis, rounded to float one at a time (largest first) with the
+    rest refitted so that the rounding is compensated; and the max relative
+    error with those float coefficients on the points xx."""
+    y = np.array([float(f(v)) for v in x])
+    A = np.vander(x, deg + 1, increasing=True) / y[:, None]
     co = np.linalg.lstsq(A, np.ones_like(y), rcond=None)[0]
     free = list(np.argsort(-np.abs(co)))
     while free:
@@ -79,13 +88,34 @@ def fit_tail_f32(deg=11, nodes=600):
         if free:
             fixed = [i for i in range(deg + 1) if i not in free]
             co[free] = np.linalg.lstsq(A[:, free], 1 - A[:, fixed] @ co[fixed], rcond=None)[0]
-    tt = np.linspace(-1, t1, 4001)
-    ref = np.array([float(tail_h(TAIL_C * (1 + x) / (1 - x))) for x in tt])
-    err = float(np.max(np.abs(np.polynomial.polynomial.polyval(tt, co) / ref - 1)))
-    return co, err
+    ref = np.array([float(f(v)) for v in xx])
+    return co, float(np.max(np.abs(np.polynomial.polynomial.polyval(xx, co) / ref - 1)))
+
+
+def chebyshev_nodes(nodes):
+    return np.cos(np.pi * (np.arange(nodes) + 0.5) / nodes)
+
+
+def fit_tail_f32(deg=11, nodes=600):
+    t1 = (TAIL_AMAX - TAIL_C) / (TAIL_AMAX + TAIL_C)
+    t = -1 + (chebyshev_nodes(nodes) + 1) / 2 * (t1 + 1)
+    return fit_relative_f32(lambda x: tail_h(TAIL_C * (1 + x) / (1 - x)), t, deg, np.linspace(-1, t1, 4001))
+
+
+def near_h(u):
+    a = 2 * (mpmath.mpf(u) + 1)
+    return mpmath.erfc(a / mpmath.sqrt(2)) / 2 * mpmath.exp(a * a / 2)
+
+
+def fit_tail_near_f32(deg=15, nodes=800):
+    return fit_relative_f32(near_h, chebyshev_nodes(nodes), deg, np.linspace(-1, 1, 4001))
 
 
 if __name__ == "__main__":
+    h, err = fit_tail_near_f32()
+    print(f"/* degree {len(h) - 1}, max relative error of h with float coefficients {err:.2e} */")
+    print(f"static const float fnn_tail_near_poly_f32[{len(h)}] = {{")
+    print("    " + ", ".join("%.9ef" % np.float32(c) for c in h[::-1]) + "};")
     h, err = fit_tail_f32()
     print(f"/* degree {len(h) - 1}, max relative error of h with float coefficients {err:.2e} */")
     print(f"static const float fnn_tail_poly_f32[{len(h)}] = {{")

@@ -69,6 +69,8 @@
 #define v_lt VS(lt)
 #define v_gt VS(gt)
 #define v_eq VS(eq)
+/* every lane a <= b (a NaN lane fails): a branch on a whole vector */
+#define v_all_le VS(all_le)
 #define v_select VS(select)
 #define v_pow2i VS(pow2i)
 #define v_scalef VS(scalef)

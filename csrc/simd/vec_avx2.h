@@ -32,6 +32,9 @@
     static inline V vs_##S##_lt(V a, V b) { return _mm256_cmp_##X(a, b, _CMP_LT_OQ); }               \
     static inline V vs_##S##_gt(V a, V b) { return _mm256_cmp_##X(a, b, _CMP_GT_OQ); }               \
     static inline V vs_##S##_eq(V a, V b) { return _mm256_cmp_##X(a, b, _CMP_EQ_OQ); }               \
+    static inline int vs_##S##_all_le(V a, V b) {                                                    \
+        return _mm256_movemask_##X(_mm256_cmp_##X(a, b, _CMP_LE_OQ)) == (1 << (32 / sizeof(T))) - 1; \
+    }                                                                                                \
     static inline V vs_##S##_select(V m, V a, V b) { return _mm256_blendv_##X(b, a, m); }            \
     static inline V vs_##S##_pow2i(V n) {                                                            \
         __m256i b = _mm256_cast##X##_si256(_mm256_add_##X(n, _mm256_set1_##X((T)(MAGIC))));          \

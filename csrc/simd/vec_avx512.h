@@ -41,6 +41,9 @@
     static inline M vs_##S##_lt(V a, V b) { return _mm512_cmp_##X##_mask(a, b, _CMP_LT_OQ); }       \
     static inline M vs_##S##_gt(V a, V b) { return _mm512_cmp_##X##_mask(a, b, _CMP_GT_OQ); }       \
     static inline M vs_##S##_eq(V a, V b) { return _mm512_cmp_##X##_mask(a, b, _CMP_EQ_OQ); }       \
+    static inline int vs_##S##_all_le(V a, V b) {                                                    \
+        return _mm512_cmp_##X##_mask(a, b, _CMP_LE_OQ) == (M)~0u;                                    \
+    }                                                                                                \
     static inline V vs_##S##_select(M m, V a, V b) { return _mm512_mask_blend_##X(m, b, a); }        \
     static inline V vs_##S##_pow2i(V n) {                                                            \
         __m512i b = _mm512_cast##X##_si512(_mm512_add_##X(n, _mm512_set1_##X((T)(MAGIC))));          \

@@ -26,6 +26,7 @@
 #undef v_lt
 #undef v_gt
 #undef v_eq
+#undef v_all_le
 #undef v_select
 #undef v_pow2i
 #undef v_scalef

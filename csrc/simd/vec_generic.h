@@ -34,6 +34,7 @@
     static inline int vs_##S##_lt(T a, T b) { return a < b; }                                  \
     static inline int vs_##S##_gt(T a, T b) { return a > b; }                                  \
     static inline int vs_##S##_eq(T a, T b) { return a == b; }                                 \
+    static inline int vs_##S##_all_le(T a, T b) { return a <= b; }                             \
     static inline T vs_##S##_select(int m, T a, T b) { return m ? a : b; }                    \
     static inline T vs_##S##_pow2i(T n) {                                                      \
         T t = n + (T)(MAGIC); TI bits; memcpy(&bits, &t, sizeof bits);                         \

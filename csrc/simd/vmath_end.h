@@ -30,3 +30,5 @@
 #undef FNN_TAIL_AMAX
 #undef FNN_TAIL_C
 #undef FNN_TAIL_DEG
+#undef FNN_TAIL_NEAR
+#undef FNN_TAIL_NEAR_DEG
