@@ -44,7 +44,23 @@ def _run_all(cases):
     y = ops.sigmoid(x)
     sm = ops.softmax(rows)
     return out + [ops.matmul(*batch), y, ops.gelu(x), ops.sigmoid_backward(g, y), sm,
-                  ops.softmax_backward(rows, sm)] + _loops(rows)
+                  ops.softmax_backward(rows, sm)] + _loops(rows) + _conv_gemm_paths()
+
+
+def _conv_gemm_paths():
+    """Convolutions on the implicit-GEMM paths, whose chunks of items are a
+    team's items, forward and backward, on sizes that use two threads: 1x1
+    (B streamed; grad-input claimed item by item), 1x1 with stride 2 (the
+    im2col packers) and 3x3 with a padding the flat grad-input does not take."""
+    rng = np.random.default_rng(7)
+    out = []
+    for (n, c, k, hw, r, stride, pad) in ((16, 64, 64, 16, 1, 1, 0), (16, 64, 48, 32, 1, 2, 0),
+                                          (8, 16, 32, 16, 3, 1, 3)):
+        x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
+        w = rng.standard_normal((k, c, r, r)).astype(np.float32)
+        y = ops.conv2d(x, w, stride=stride, padding=pad)
+        out += [y, *ops.conv2d_backward(y, x, w, stride=stride, padding=pad)]
+    return out
 
 
 def _loops(rows):

@@ -55,12 +55,6 @@
 #include "fastnn/fastnn.h"
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#else
-static inline int omp_get_thread_num(void) { return 0; }
-static inline int omp_get_num_threads(void) { return 1; }
-#endif
 
 #define FNN_CONV_MAX_THREADS 256
 /* B panel width cap, in NR micro-panels: KC x (8 NR) stays in L2 */
@@ -168,11 +162,35 @@ static int fnn_conv_use_phases(const fnn_conv_shape *sh) {
     return kg * (g->p + g->r) * (g->q + g->s) <= ((int64_t)1 << 20);
 }
 
-/* Thread t of nt gets items [*lo, *hi) of n. */
-static void fnn_conv_items(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
-    *lo = n * t / nt;
-    *hi = n * (t + 1) / nt;
-}
+/* The implicit-GEMM paths' threads: `items` split into `nchunk` contiguous
+ * chunks of equal size (to within one item), [lo, hi) each, handed out as
+ * a team's items (cpu/threads.h) to up to nt threads, thread number tid:
+ * the caller runs the chunks no worker has claimed, and the region is
+ * judged like every other.  A chunk's result does not depend on its
+ * thread.
+ *
+ *     FNN_CONV_CHUNKS(nt, nchunk, items, tid, lo, hi) {
+ *         for (int64_t it = lo; it < hi; it++) ...
+ *     }
+ *     FNN_CONV_CHUNKS_END */
+#define FNN_CONV_CHUNKS(nt, nchunk, items, tid, lo, hi)                                                   \
+    {                                                                                                     \
+        fnn_team fnn_tm_;                                                                                 \
+        const int fnn_nt_ = (nt);                                                                         \
+        const int64_t fnn_nc_ = (nchunk), fnn_items_ = (items);                                           \
+        fnn_team_begin(&fnn_tm_, fnn_nc_);                                                                \
+        _Pragma("omp parallel num_threads(fnn_nt_) if (fnn_nt_ > 1)") {                                   \
+            const int tid = fnn_omp_tid();                                                                \
+            fnn_team_enter(&fnn_tm_, tid);                                                                \
+            for (int64_t fnn_c_ = fnn_team_next(&fnn_tm_, tid); fnn_c_ < fnn_nc_;                         \
+                 fnn_c_ = fnn_team_next(&fnn_tm_, tid)) {                                                 \
+                const int64_t lo = fnn_items_ * fnn_c_ / fnn_nc_, hi = fnn_items_ * (fnn_c_ + 1) / fnn_nc_;
+#define FNN_CONV_CHUNKS_END                                                                               \
+    }                                                                                                     \
+    if (tid == 0) fnn_team_caller_done(&fnn_tm_);                                                         \
+    }                                                                                                     \
+    fnn_team_end(&fnn_tm_, fnn_nt_);                                                                      \
+    }
 
 /* Blocks of `npan` micro-panels: at most FNN_CONV_MAX_PANELS each, and
  * (when there are enough panels) a count that `mult` times is a multiple of
