@@ -134,6 +134,14 @@ def test_gelu_float32_consecutive_floats_at_range_ends(isa):
     assert np.all(np.abs(d - np.where(x > 0, 1, 0)) <= 8 * np.finfo(np.float32).eps)
 
 
+def backward_tol(ref, g):
+    """Each float op rounds once: a few ulp of the result, plus the
+    cancellation in d/dx gelu where Phi(x) + x phi(x) crosses zero (scaled
+    by |g|); eps of g's dtype."""
+    eps = np.finfo(g.dtype).eps
+    return 16 * eps * np.abs(ref) + 8 * eps * np.abs(g.astype(np.float64))
+
+
 def test_gelu_float32_vectors_mixing_near_and_far_lanes(isa):
     """float32 vectors whose every |x| <= 4 take a shorter form of the tail
     than the others: both forms within 4 ulp, lane by lane, whatever a
@@ -147,8 +155,7 @@ def test_gelu_float32_vectors_mixing_near_and_far_lanes(isa):
     g = rng.standard_normal(x.size).astype(np.float32)
     d = ops.gelu_backward(g, x)
     ref = ref_backward("gelu", g, x)
-    eps = np.finfo(np.float32).eps
-    assert np.all(np.abs(d - ref) <= 16 * eps * np.abs(ref) + 8 * eps * np.abs(g.astype(np.float64)))
+    assert np.all(np.abs(d - ref) <= backward_tol(ref, g))
 
 
 @pytest.mark.parametrize("name", UNARY)
@@ -197,10 +204,7 @@ def test_backward(name, dtype, isa):
     d = fnn_backward(name, g, s)
     ref = ref_backward(name, g, s)
     assert d.dtype == dtype
-    eps = np.finfo(dtype).eps
-    # each float op rounds once: a few ulp of the result, plus the cancellation
-    # in d/dx gelu where Phi(x) + x phi(x) crosses zero (scaled by |g|)
-    tol = 16 * eps * np.abs(ref) + 8 * eps * np.abs(g.astype(np.float64))
+    tol = backward_tol(ref, g)
     finite = np.isfinite(ref)
     err = np.abs(d.astype(np.float64) - ref)
     bad = np.argmax(np.where(finite, err / (tol + 1e-300), 0))

@@ -192,6 +192,14 @@ static int fnn_conv_use_phases(const fnn_conv_shape *sh) {
     fnn_team_end(&fnn_tm_, fnn_nt_);                                                                      \
     }
 
+/* Columns [*j0, *j1) of column block b of nb over npan micro-panels of nr
+ * columns, n columns in all (see fnn_conv_panel_blocks). */
+static void fnn_conv_block_cols(int64_t npan, int64_t nb, int64_t b, int64_t nr, int64_t n, int64_t *j0,
+                                int64_t *j1) {
+    *j0 = npan * b / nb * nr;
+    *j1 = FNN_MIN(npan * (b + 1) / nb * nr, n);
+}
+
 /* Blocks of `npan` micro-panels: at most FNN_CONV_MAX_PANELS each, and
  * (when there are enough panels) a count that `mult` times is a multiple of
  * nt, so the threads get equal shares.  Block b is panels
