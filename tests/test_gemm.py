@@ -223,7 +223,8 @@ def test_out_aliasing_input_is_handled():
 
 BIT_SHAPES = [(64, 64, 4096, False, False), (300, 300, 300, False, False), (129, 77, 520, True, True),
               (13, 70, 33, True, False), (47, 5, 61, False, True),
-              (16, 256, 2048, False, True), (64, 512, 784, False, False), (1000, 33, 40, True, False)]
+              (16, 256, 2048, False, True), (64, 512, 784, False, False), (1000, 33, 40, True, False),
+              (300, 200, 24, True, False)]
 
 
 @pytest.mark.parametrize("isa", ISAS)
