@@ -33,6 +33,13 @@ def test_installed_for_new_arrays_only_above_the_floor():
     assert fastnn.config()["memory_cache"]["misses"] == s0["misses"]  # small requests pass through
 
 
+
+def test_new_blocks_start_on_a_cache_line():
+    # every size a distinct one, so each block is new, not a kept one
+    arrays = [np.empty(BIG + 11 * i, np.float32) for i in range(1, 9)]
+    assert [a.ctypes.data % 64 for a in arrays] == [0] * len(arrays)
+    assert np.empty((300, 999)).ctypes.data % 64 == 0
+
 def test_a_freed_block_is_handed_out_again_for_the_same_size():
     fnn_blocks = [np.empty(BIG + 7) for _ in range(80)]  # more than the limit: older blocks make room
     del fnn_blocks

@@ -9,7 +9,8 @@
  * by its exact size, and handed out again for a request of that size, while
  * the bytes kept stay within a limit.  Smaller requests go to the handler
  * that was active before.  Every block is a malloc block, so free and
- * realloc of any of them stay valid whichever path made it.  Thread-safe
+ * realloc of any of them stay valid whichever path made it; the blocks
+ * this cache allocates for malloc requests start on a 64-byte line.  Thread-safe
  * (NumPy may allocate without the GIL) and fork-safe. */
 #ifndef FASTNN_MEMCACHE_H
 #define FASTNN_MEMCACHE_H
