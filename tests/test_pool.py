@@ -20,6 +20,11 @@ CASES = [
     (3, 4, 17, 13, (5, 4), (3, 1), (2, 2)),
     (1, 2, 1, 1, (1, 1), None, (0, 0)),
     (2, 5, 6, 7, (6, 7), None, (0, 0)),  # global average pooling
+    # outputs of at most half the rows and columns, other geometries than 2x2 / 2: the
+    # max backward's write-once path checks that every winner is in its own 2x2 block
+    (2, 3, 8, 10, (3, 3), (2, 2), (1, 1)),
+    (1, 2, 6, 6, (1, 1), (2, 2), (0, 0)),
+    (2, 2, 9, 9, (2, 2), (3, 3), (0, 0)),
 ]
 
 
@@ -178,3 +183,22 @@ def test_max_pool_2x2_every_width(isa, dtype):
         for i in range(4):
             np.add.at(want[i], am.reshape(4, -1)[i], gy.reshape(4, -1)[i])
         assert gx.tobytes() == want.reshape(x.shape).tobytes(), f"{h}x{w}"
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_max_pool_2x2_plane_past_exact_float_indices(isa):
+    """A float32 plane of more than 2^24 elements, whose indices float lanes
+    cannot hold exactly: the 2x2 path's forward finds them another way and
+    the backward scatters."""
+    h, w = 4098, 4100
+    x = np.random.default_rng(5).integers(-3, 4, (1, 1, h, w)).astype(np.float32)
+    gy = np.linspace(-1, 1, (h // 2) * (w // 2), dtype=np.float32).reshape(1, 1, h // 2, w // 2)
+    with using(isa=isa):
+        y, am = ops.max_pool2d(x, 2)
+        gx = ops.max_pool2d_backward(gy, am, x.shape)
+    want_y, want_idx = max_pool_2x2_reference(x)
+    np.testing.assert_array_equal(am, want_idx)
+    np.testing.assert_array_equal(y, want_y)
+    want = np.zeros(h * w, np.float32)
+    want[want_idx.reshape(-1)] = gy.reshape(-1)
+    np.testing.assert_array_equal(gx.reshape(-1), want)

@@ -80,6 +80,8 @@
 #define v_isnan VS(isnan)
 #define v_mask_or VS(mask_or)
 #define v_store_i32_part VS(store_i32_part)
+#define v_load_i32_part VS(load_i32_part)
+#define v_interleave VS(interleave)
 /* AVX-512 only, for the kernels' AVX-512 paths (GEMM packing): */
 #define v_transpose VS(transpose)
 #define v_load_strided VS(load_strided)

@@ -114,4 +114,24 @@ static inline void vs_f64_store_i32_part(int32_t *p, __m256d v, int64_t n) {
     const __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32((int)FNN_MIN(n, 4)), _mm_setr_epi32(0, 1, 2, 3));
     _mm_maskstore_epi32(p, m, _mm256_cvttpd_epi32(v));
 }
+/* The first n int32 at p as lanes (0 past n); the pair (a, b) interleaved,
+ * a0 b0 a1 b1 ..., as two vectors (deinterleave's inverse). */
+static inline __m256 vs_f32_load_i32_part(const int32_t *p, int64_t n) {
+    return _mm256_cvtepi32_ps(_mm256_maskload_epi32(p, fnn_avx2_tail_mask32(FNN_MIN(n, 8))));
+}
+static inline __m256d vs_f64_load_i32_part(const int32_t *p, int64_t n) {
+    const __m128i m = _mm_cmpgt_epi32(_mm_set1_epi32((int)FNN_MIN(n, 4)), _mm_setr_epi32(0, 1, 2, 3));
+    return _mm256_cvtepi32_pd(_mm_maskload_epi32(p, m));
+}
+static inline void vs_f32_interleave(__m256 a, __m256 b, __m256 *lo, __m256 *hi) {
+    /* in-lane unpacks give a0 b0 a1 b1 | a4 b4 a5 b5 and a2 b2 a3 b3 | a6 b6 a7 b7 */
+    const __m256 l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);
+    *lo = _mm256_permute2f128_ps(l, h, 0x20);
+    *hi = _mm256_permute2f128_ps(l, h, 0x31);
+}
+static inline void vs_f64_interleave(__m256d a, __m256d b, __m256d *lo, __m256d *hi) {
+    const __m256d l = _mm256_unpacklo_pd(a, b), h = _mm256_unpackhi_pd(a, b);
+    *lo = _mm256_permute2f128_pd(l, h, 0x20);
+    *hi = _mm256_permute2f128_pd(l, h, 0x31);
+}
 #endif

@@ -153,4 +153,22 @@ static inline void vs_f32_store_i32_part(int32_t *p, __m512 v, int64_t n) {
 static inline void vs_f64_store_i32_part(int32_t *p, __m512d v, int64_t n) {
     _mm256_mask_storeu_epi32(p, fnn_avx512_tail_f64(n), _mm512_cvttpd_epi32(v));
 }
+/* The first n int32 at p as lanes (0 past n); the pair (a, b) interleaved,
+ * a0 b0 a1 b1 ..., as two vectors (deinterleave's inverse). */
+static inline __m512 vs_f32_load_i32_part(const int32_t *p, int64_t n) {
+    return _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(fnn_avx512_tail_f32(n), p));
+}
+static inline __m512d vs_f64_load_i32_part(const int32_t *p, int64_t n) {
+    return _mm512_cvtepi32_pd(_mm256_maskz_loadu_epi32(fnn_avx512_tail_f64(n), p));
+}
+static inline void vs_f32_interleave(__m512 a, __m512 b, __m512 *lo, __m512 *hi) {
+    const __m512i il = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    *lo = _mm512_permutex2var_ps(a, il, b);
+    *hi = _mm512_permutex2var_ps(a, _mm512_add_epi32(il, _mm512_set1_epi32(8)), b);
+}
+static inline void vs_f64_interleave(__m512d a, __m512d b, __m512d *lo, __m512d *hi) {
+    const __m512i il = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
+    *lo = _mm512_permutex2var_pd(a, il, b);
+    *hi = _mm512_permutex2var_pd(a, _mm512_add_epi64(il, _mm512_set1_epi64(4)), b);
+}
 #endif

@@ -36,5 +36,7 @@
 #undef v_isnan
 #undef v_mask_or
 #undef v_store_i32_part
+#undef v_load_i32_part
+#undef v_interleave
 #undef v_transpose
 #undef v_load_strided

@@ -45,7 +45,9 @@
     static inline void vs_##S##_deinterleave(T a, T b, T *even, T *odd) { *even = a; *odd = b; } \
     static inline int vs_##S##_isnan(T a) { return a != a; }                                   \
     static inline int vs_##S##_mask_or(int a, int b) { return a | b; }                        \
-    static inline void vs_##S##_store_i32_part(int32_t *p, T v, int64_t n) { if (n > 0) *p = (int32_t)v; }
+    static inline void vs_##S##_store_i32_part(int32_t *p, T v, int64_t n) { if (n > 0) *p = (int32_t)v; } \
+    static inline T vs_##S##_load_i32_part(const int32_t *p, int64_t n) { return n > 0 ? (T)*p : (T)0; } \
+    static inline void vs_##S##_interleave(T a, T b, T *lo, T *hi) { *lo = a; *hi = b; }
 
 FNN_GEN_OPS(f32, float, uint32_t, 12582912.0f, 127u, 23)
 FNN_GEN_OPS(f64, double, uint64_t, 6755399441055744.0, 1023u, 52)
