@@ -162,36 +162,6 @@ static int fnn_conv_use_phases(const fnn_conv_shape *sh) {
     return kg * (g->p + g->r) * (g->q + g->s) <= ((int64_t)1 << 20);
 }
 
-/* The implicit-GEMM paths' threads: `items` split into `nchunk` contiguous
- * chunks of equal size (to within one item), [lo, hi) each, handed out as
- * a team's items (cpu/threads.h) to up to nt threads, thread number tid:
- * the caller runs the chunks no worker has claimed, and the region is
- * judged like every other.  A chunk's result does not depend on its
- * thread.
- *
- *     FNN_CONV_CHUNKS(nt, nchunk, items, tid, lo, hi) {
- *         for (int64_t it = lo; it < hi; it++) ...
- *     }
- *     FNN_CONV_CHUNKS_END */
-#define FNN_CONV_CHUNKS(nt, nchunk, items, tid, lo, hi)                                                   \
-    {                                                                                                     \
-        fnn_team fnn_tm_;                                                                                 \
-        const int fnn_nt_ = (nt);                                                                         \
-        const int64_t fnn_nc_ = (nchunk), fnn_items_ = (items);                                           \
-        fnn_team_begin(&fnn_tm_, fnn_nc_);                                                                \
-        _Pragma("omp parallel num_threads(fnn_nt_) if (fnn_nt_ > 1)") {                                   \
-            const int tid = fnn_omp_tid();                                                                \
-            fnn_team_enter(&fnn_tm_, tid);                                                                \
-            for (int64_t fnn_c_ = fnn_team_next(&fnn_tm_, tid); fnn_c_ < fnn_nc_;                         \
-                 fnn_c_ = fnn_team_next(&fnn_tm_, tid)) {                                                 \
-                const int64_t lo = fnn_items_ * fnn_c_ / fnn_nc_, hi = fnn_items_ * (fnn_c_ + 1) / fnn_nc_;
-#define FNN_CONV_CHUNKS_END                                                                               \
-    }                                                                                                     \
-    if (tid == 0) fnn_team_caller_done(&fnn_tm_);                                                         \
-    }                                                                                                     \
-    fnn_team_end(&fnn_tm_, fnn_nt_);                                                                      \
-    }
-
 /* Columns [*j0, *j1) of column block b of nb over npan micro-panels of nr
  * columns, n columns in all (see fnn_conv_panel_blocks). */
 static void fnn_conv_block_cols(int64_t npan, int64_t nb, int64_t b, int64_t nr, int64_t n, int64_t *j0,

@@ -102,44 +102,59 @@ static inline int fnn_omp_tid(void) {
 #endif
 }
 
-/* A loop `for (i = 0; i < n; i++) BODY` of independent iterations on up to
- * nt threads, as a team's items (contiguous chunks of iterations, up to 4
- * per thread), so it is judged like every region and the caller runs the
- * chunks no worker has claimed:
+/* A region over n work items cut into nchunk contiguous chunks of equal
+ * size (to within one item), [lo, hi) each, handed out as a team's items to
+ * up to nt threads (tid: the thread's number), so it is judged like every
+ * region and the caller runs the chunks no worker has claimed.  nchunk 0:
+ * up to 4 chunks a thread.  Never more threads than chunks; one thread runs
+ * them all on the caller, unjudged.  Which thread runs a chunk never
+ * changes its result:
  *
- *     FNN_TEAM_FOR(nt, i, n)
- *         y[i] = f(x[i]);
- *     FNN_TEAM_FOR_END
- *
- * Which thread runs an iteration never changes its result. */
-static inline int fnn_team_for_begin(fnn_team *tm, int nt, int64_t n) {
-    if (nt > n) nt = n < 1 ? 1 : (int)n;
-    if (nt <= 1) {
-        tm->next = 0;
-        tm->items = n < 1 ? 0 : 1;
-        tm->mine = 0;
-        return 1;
-    }
-    fnn_team_begin(tm, n < 4 * (int64_t)nt ? n : 4 * (int64_t)nt);
-    return nt;
+ *     FNN_TEAM_CHUNKS(nt, nchunk, n, tid, lo, hi) {
+ *         for (int64_t it = lo; it < hi; it++) ...
+ *     }
+ *     FNN_TEAM_CHUNKS_END */
+static inline int fnn_team_chunks_begin(fnn_team *tm, int nt, int64_t *nchunk, int64_t n) {
+    int64_t nc = *nchunk;
+    if (nc == 0) nc = nt <= 1 ? (n > 0) : (n < 4 * (int64_t)nt ? n : 4 * (int64_t)nt);
+    if (nt > nc) nt = nc < 1 ? 1 : (int)nc;
+    *nchunk = nc;
+    tm->next = 0;
+    tm->items = nc;
+    tm->mine = 0;
+    if (nt > 1) fnn_team_begin(tm, nc);
+    return nt < 1 ? 1 : nt;
 }
-#define FNN_TEAM_FOR(nt, i, n)                                                                                     \
+#define FNN_TEAM_CHUNKS(nt, nchunk, n, tid, lo, hi)                                                                \
     {                                                                                                              \
         fnn_team fnn_tm_;                                                                                          \
         const int64_t fnn_n_ = (n);                                                                                \
-        const int fnn_nt_ = fnn_team_for_begin(&fnn_tm_, (nt), fnn_n_);                                           \
+        int64_t fnn_nc_ = (nchunk);                                                                                \
+        const int fnn_nt_ = fnn_team_chunks_begin(&fnn_tm_, (nt), &fnn_nc_, fnn_n_);                               \
         _Pragma("omp parallel num_threads(fnn_nt_) if (fnn_nt_ > 1)") {                                            \
-            const int fnn_tid_ = fnn_omp_tid();                                                                    \
-            if (fnn_nt_ > 1) fnn_team_enter(&fnn_tm_, fnn_tid_);                                                   \
-            for (int64_t fnn_it_ = fnn_team_next(&fnn_tm_, fnn_tid_); fnn_it_ < fnn_tm_.items;                     \
-                 fnn_it_ = fnn_team_next(&fnn_tm_, fnn_tid_))                                                      \
-                for (int64_t i = fnn_n_ * fnn_it_ / fnn_tm_.items, fnn_hi_ = fnn_n_ * (fnn_it_ + 1) / fnn_tm_.items; \
-                     i < fnn_hi_; i++)
-#define FNN_TEAM_FOR_END                                                                                           \
-    if (fnn_tid_ == 0 && fnn_nt_ > 1) fnn_team_caller_done(&fnn_tm_);                                              \
+            const int fnn_ctid_ = fnn_omp_tid(), tid = fnn_ctid_;                                                  \
+            (void)tid;                                                                                             \
+            if (fnn_nt_ > 1) fnn_team_enter(&fnn_tm_, fnn_ctid_);                                                  \
+            for (int64_t fnn_c_ = fnn_team_next(&fnn_tm_, fnn_ctid_); fnn_c_ < fnn_nc_;                            \
+                 fnn_c_ = fnn_team_next(&fnn_tm_, fnn_ctid_)) {                                                    \
+                const int64_t lo = fnn_n_ * fnn_c_ / fnn_nc_, hi = fnn_n_ * (fnn_c_ + 1) / fnn_nc_;
+#define FNN_TEAM_CHUNKS_END                                                                                        \
+    }                                                                                                              \
+    if (fnn_ctid_ == 0 && fnn_nt_ > 1) fnn_team_caller_done(&fnn_tm_);                                             \
     }                                                                                                              \
     fnn_team_end(&fnn_tm_, fnn_nt_);                                                                               \
     }
+
+/* A loop `for (i = 0; i < n; i++) BODY` of independent iterations on up to
+ * nt threads, as FNN_TEAM_CHUNKS of up to 4 chunks a thread:
+ *
+ *     FNN_TEAM_FOR(nt, i, n)
+ *         y[i] = f(x[i]);
+ *     FNN_TEAM_FOR_END */
+#define FNN_TEAM_FOR(nt, i, n)                                                                                     \
+    FNN_TEAM_CHUNKS(nt, 0, n, fnn_tid_, fnn_lo_, fnn_hi_)                                                          \
+    for (int64_t i = fnn_lo_; i < fnn_hi_; i++)
+#define FNN_TEAM_FOR_END FNN_TEAM_CHUNKS_END
 
 /* Thread t of nt gets [lo, lo+len) of n elements, cut at multiples of 16
  * elements so no two threads write one cache line. */

@@ -1,4 +1,5 @@
 #undef v_poly
+#undef v_poly_exact
 #undef v_exp
 #undef v_expm1
 #undef v_exp_parts
