@@ -77,11 +77,11 @@ def main(argv):
             n = statistics.median(d[w] for d in res[b])
             cols += f" {n * 1e3:9.3f} {n / o:6.3f}"
         print(f"{w:<40} {o * 1e3:9.3f}{cols}")
-    for b in others:
+    for b in builds:
         stats = [d.get("team_stats") for d in res[b] if d.get("team_stats")]
         if stats:
             print(f"{b}: late regions per process {[s['late'] for s in stats]}, serial calls "
-                  f"{[s['serial_calls'] for s in stats]}")
+                  f"{[s['serial_calls'] for s in stats]}, regions {[s['regions'] for s in stats]}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 import fastnn
 from fastnn import _C, nn, ops, optim
 
-MODES = ["serial", "full", "worker_late", "caller_late"]
+MODES = ["serial", "full", "worker_late", "caller_late", "worker_shared"]
 
 
 @pytest.fixture
@@ -141,6 +141,27 @@ def test_late_worker_items_go_to_the_caller(team_mode):
     assert np.array_equal(ops.sigmoid(x), ref)
     assert _C.team_stats()["serial_calls"] > mid["serial_calls"], "after late regions the call did not run serially"
     assert fastnn.get_num_threads() == 2  # the setting itself is unchanged
+
+
+def test_worker_sharing_its_core_turns_the_team_off(team_mode):
+    """A region whose worker was off its core for over 1 ms (here asleep,
+    as when another thread holds that core) is counted as shared and judged
+    late, even when the caller alone would have been slower; the next
+    calls in auto mode run serially."""
+    fastnn.set_num_threads(2)
+    a = np.random.default_rng(3).standard_normal((512, 512)).astype(np.float32)
+    ref = ops.matmul(a, a)
+    before = _C.team_stats()
+    team_mode("worker_shared")
+    for _ in range(3):
+        assert np.array_equal(ops.matmul(a, a), ref)
+    mid = _C.team_stats()
+    assert mid["regions"] - before["regions"] == 3
+    assert mid["shared"] - before["shared"] == 3, "a worker 1.5 ms off its core was not seen"
+    assert mid["late"] > before["late"], "regions whose worker shared its core were not judged late"
+    team_mode("auto")
+    assert np.array_equal(ops.matmul(a, a), ref)
+    assert _C.team_stats()["serial_calls"] > mid["serial_calls"], "after shared regions the call did not run serially"
 
 
 def test_on_time_workers_keep_the_team(team_mode):

@@ -153,6 +153,16 @@ static int64_t fnn_preemptions(void) {
  * loss; a gap without preemption (the caller ran, or slept of its own
  * accord) costs nothing. */
 #define FNN_TEAM_GAP_NS 10000000
+/* A worker that spent more than FNN_TEAM_SHARED_NS of a region off its core
+ * shared that core with another thread (NumPy's BLAS worker spinning after
+ * its call, another process).  After the join it spins in libgomp's wait
+ * (milliseconds) on that core, and that thread, when it needs the core
+ * again, waits for it: NumPy's next 1024^3 product took 1.7x its time.  So
+ * what such a region saved the caller does not count, and the time its
+ * worker was off its core counts as lost: one or two such regions start a
+ * serial window.  On a quiet machine a worker is off its core for
+ * microseconds. */
+#define FNN_TEAM_SHARED_NS 1000000
 static _Thread_local int64_t team_gap_t, team_gap_cpu, team_gap_preempted; /* at the caller's last region end */
 
 int fnn_team_mode = FNN_TEAM_AUTO;
@@ -160,18 +170,19 @@ static int64_t team_serial_until; /* ns; kernels called before then run serially
 static int64_t team_window;       /* ns; the last serial window */
 static int64_t team_last_late;    /* ns; when a region was last found late */
 static int64_t team_balance;      /* ns; saved minus waited over recent regions */
-static int64_t team_regions, team_late, team_serial_calls;
+static int64_t team_regions, team_late, team_serial_calls, team_shared;
 
 int fnn_team_set_test_mode(int mode) {
     int old = fnn_team_mode;
-    if (mode >= FNN_TEAM_AUTO && mode <= FNN_TEAM_CALLER_LATE) fnn_team_mode = mode;
+    if (mode >= FNN_TEAM_AUTO && mode <= FNN_TEAM_WORKER_SHARED) fnn_team_mode = mode;
     return old;
 }
 
-void fnn_team_stats(int64_t out[3]) {
+void fnn_team_stats(int64_t out[4]) {
     out[0] = __atomic_load_n(&team_regions, __ATOMIC_RELAXED);
     out[1] = __atomic_load_n(&team_late, __ATOMIC_RELAXED);
     out[2] = __atomic_load_n(&team_serial_calls, __ATOMIC_RELAXED);
+    out[3] = __atomic_load_n(&team_shared, __ATOMIC_RELAXED);
 }
 
 int fnn_team_threads(void) {
@@ -195,6 +206,7 @@ void fnn_team_begin(fnn_team *tm, int64_t items) {
     tm->c_fork = fnn_cpu_ns();
     tm->t_fork = fnn_now_ns();
     tm->gap_loss = 0;
+    tm->worker_off = 0;
     const int64_t gap = tm->t_fork - team_gap_t, off_core = gap - (tm->c_fork - team_gap_cpu);
     if (team_gap_t && gap < FNN_TEAM_GAP_NS && off_core > FNN_TEAM_NOISE_NS && fnn_preemptions() > team_gap_preempted)
         tm->gap_loss = off_core;
@@ -203,6 +215,32 @@ void fnn_team_begin(fnn_team *tm, int64_t items) {
 void fnn_team_caller_enter(fnn_team *tm) {
     tm->t_enter = fnn_now_ns();
     tm->c_enter = fnn_cpu_ns();
+}
+
+/* a worker's clocks and preemptions on entering its region */
+static _Thread_local int64_t team_worker_t, team_worker_cpu, team_worker_preempted;
+
+void fnn_team_worker_enter(fnn_team *tm) {
+    (void)tm;
+    team_worker_t = fnn_now_ns();
+    team_worker_cpu = fnn_cpu_ns();
+    team_worker_preempted = fnn_preemptions();
+    if (fnn_team_mode == FNN_TEAM_WORKER_SHARED) {
+        struct timespec ts = {0, 1500000};
+        nanosleep(&ts, 0);
+    }
+}
+
+void fnn_team_worker_done(fnn_team *tm) {
+    int64_t off = (fnn_now_ns() - team_worker_t) - (fnn_cpu_ns() - team_worker_cpu);
+    /* off its core but not preempted: it slept (a test), or the hypervisor
+     * ran another machine on its virtual CPU, which no thread of this
+     * machine wanted */
+    if (off > FNN_TEAM_SHARED_NS && fnn_team_mode != FNN_TEAM_WORKER_SHARED && fnn_preemptions() == team_worker_preempted)
+        off = 0;
+    int64_t seen = __atomic_load_n(&tm->worker_off, __ATOMIC_RELAXED);
+    while (seen < off && !__atomic_compare_exchange_n(&tm->worker_off, &seen, off, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
 }
 
 void fnn_team_caller_done(fnn_team *tm) {
@@ -238,6 +276,10 @@ void fnn_team_end(fnn_team *tm, int nt) {
     int64_t loss = wall - serial;
     if (loss > 0 && loss < FNN_TEAM_NOISE_NS) loss = 0;
     loss += tm->gap_loss;
+    if (tm->worker_off > FNN_TEAM_SHARED_NS) {
+        __atomic_fetch_add(&team_shared, 1, __ATOMIC_RELAXED);
+        loss = (loss > 0 ? loss : 0) + tm->worker_off;
+    }
     int64_t bal = __atomic_load_n(&team_balance, __ATOMIC_RELAXED) - loss;
     if (bal > FNN_TEAM_CREDIT_NS) bal = FNN_TEAM_CREDIT_NS;
     if (bal >= -FNN_TEAM_LATE_NS) {

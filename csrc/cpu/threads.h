@@ -52,6 +52,7 @@ typedef struct {
     int64_t c_enter; /* ... when it entered the region */
     int64_t c_done; /* ... and when it found no item left */
     int64_t gap_loss; /* ns the caller lost to preemption since its last region */
+    int64_t worker_off; /* ns: the longest time a worker spent off its core in the region */
 } fnn_team;
 
 /* Test hook (fastnn._C._team_test_mode): AUTO judges lateness; the others
@@ -61,10 +62,12 @@ typedef struct {
 #define FNN_TEAM_FULL 2         /* the whole team, whatever was observed */
 #define FNN_TEAM_WORKER_LATE 3  /* the whole team, workers start ~0.3 ms late */
 #define FNN_TEAM_CALLER_LATE 4  /* the whole team, the caller starts ~0.3 ms late */
+#define FNN_TEAM_WORKER_SHARED 5 /* the whole team, workers leave their core ~1.5 ms on entering */
 int fnn_team_set_test_mode(int mode);
 /* Counters since the process started: parallel regions judged, found
- * late, and kernel calls run serially because of it. */
-void fnn_team_stats(int64_t out[3]);
+ * late, kernel calls run serially because of it, and regions in which a
+ * worker shared its core with another thread. */
+void fnn_team_stats(int64_t out[4]);
 
 /* Threads a kernel called now uses: fnn_get_num_threads(), or 1 while
  * workers were recently found late (or a test forces it). */
@@ -84,12 +87,23 @@ static inline int64_t fnn_team_next(fnn_team *tm, int tid) {
 extern int fnn_team_mode;
 void fnn_team_test_delay(int tid);
 void fnn_team_caller_enter(fnn_team *tm);
+void fnn_team_worker_enter(fnn_team *tm);
 static inline void fnn_team_enter(fnn_team *tm, int tid) {
-    if (fnn_team_mode >= FNN_TEAM_WORKER_LATE) fnn_team_test_delay(tid);
-    if (tid == 0) fnn_team_caller_enter(tm);
+    if (fnn_team_mode == FNN_TEAM_WORKER_LATE || fnn_team_mode == FNN_TEAM_CALLER_LATE) fnn_team_test_delay(tid);
+    if (tid == 0)
+        fnn_team_caller_enter(tm);
+    else
+        fnn_team_worker_enter(tm);
 }
-/* The caller (thread 0), after its last item, before the join. */
+/* Each thread after its last item, before the join. */
 void fnn_team_caller_done(fnn_team *tm);
+void fnn_team_worker_done(fnn_team *tm);
+static inline void fnn_team_done(fnn_team *tm, int tid) {
+    if (tid == 0)
+        fnn_team_caller_done(tm);
+    else
+        fnn_team_worker_done(tm);
+}
 /* After the region: judges what it cost (nt: the team's size). */
 void fnn_team_end(fnn_team *tm, int nt);
 
@@ -140,7 +154,7 @@ static inline int fnn_team_chunks_begin(fnn_team *tm, int nt, int64_t *nchunk, i
                 const int64_t lo = fnn_n_ * fnn_c_ / fnn_nc_, hi = fnn_n_ * (fnn_c_ + 1) / fnn_nc_;
 #define FNN_TEAM_CHUNKS_END                                                                                        \
     }                                                                                                              \
-    if (fnn_ctid_ == 0 && fnn_nt_ > 1) fnn_team_caller_done(&fnn_tm_);                                             \
+    if (fnn_nt_ > 1) fnn_team_done(&fnn_tm_, fnn_ctid_);                                                           \
     }                                                                                                              \
     fnn_team_end(&fnn_tm_, fnn_nt_);                                                                               \
     }

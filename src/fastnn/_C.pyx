@@ -98,24 +98,27 @@ def kernel_names():
 def openmp_version():
     return fnn_openmp_version()
 
-TEAM_MODES = ("auto", "serial", "full", "worker_late", "caller_late")
+TEAM_MODES = ("auto", "serial", "full", "worker_late", "caller_late", "worker_shared")
 
 def _team_test_mode(mode):
     """Test hook: how parallel calls pick their team (cpu/threads.h):
     "auto" (from the workers' observed lateness), or forced: "serial",
     "full", "worker_late" / "caller_late" (the whole team, with the workers
-    or the caller starting ~0.3 ms late).  Returns the previous mode."""
+    or the caller starting ~0.3 ms late), "worker_shared" (the whole team,
+    the workers leaving their core for ~1.5 ms on entering).  Returns the
+    previous mode."""
     if mode not in TEAM_MODES:
         raise ValueError(f"_team_test_mode: expected one of {TEAM_MODES}, got {mode!r}")
     return TEAM_MODES[fnn_team_set_test_mode(TEAM_MODES.index(mode))]
 
 def team_stats():
     """Counters since the process started: parallel regions judged, found
-    late (a worker kept the caller waiting at the join), and kernel calls
-    then run on one thread."""
-    cdef int64_t out[3]
+    late (a worker kept the caller waiting at the join, or shared its core
+    with another thread), kernel calls then run on one thread, and regions
+    in which a worker shared its core."""
+    cdef int64_t out[4]
     fnn_team_stats(out)
-    return {"regions": out[0], "late": out[1], "serial_calls": out[2]}
+    return {"regions": out[0], "late": out[1], "serial_calls": out[2], "shared": out[3]}
 
 def compiler():
     return fnn_compiler().decode()
