@@ -153,15 +153,16 @@ static int64_t fnn_preemptions(void) {
  * loss; a gap without preemption (the caller ran, or slept of its own
  * accord) costs nothing. */
 #define FNN_TEAM_GAP_NS 10000000
-/* A worker that spent more than FNN_TEAM_SHARED_NS of a region off its core
- * shared that core with another thread (NumPy's BLAS worker spinning after
- * its call, another process).  After the join it spins in libgomp's wait
- * (milliseconds) on that core, and that thread, when it needs the core
- * again, waits for it: NumPy's next 1024^3 product took 1.7x its time.  So
- * what such a region saved the caller does not count, and the time its
- * worker was off its core counts as lost: one or two such regions start a
- * serial window.  On a quiet machine a worker is off its core for
- * microseconds. */
+/* A worker preempted and off its core for more than FNN_TEAM_SHARED_NS of
+ * a region shared that core with another thread (NumPy's BLAS worker
+ * spinning after its call, another process).  After the join it spins in
+ * libgomp's wait (milliseconds) on that core, and that thread, when it
+ * needs the core again, waits for it: NumPy's next 1024^3 product took
+ * 1.7x its time.  So when two regions in a row had a worker share its core,
+ * what the second saved the caller does not count, and the time its worker
+ * was off its core counts as lost: a serial window starts.  One such region
+ * alone is not enough: on a quiet machine a kernel thread preempts a worker
+ * for a millisecond or so a few times a second. */
 #define FNN_TEAM_SHARED_NS 1000000
 static _Thread_local int64_t team_gap_t, team_gap_cpu, team_gap_preempted; /* at the caller's last region end */
 
@@ -171,6 +172,7 @@ static int64_t team_window;       /* ns; the last serial window */
 static int64_t team_last_late;    /* ns; when a region was last found late */
 static int64_t team_balance;      /* ns; saved minus waited over recent regions */
 static int64_t team_regions, team_late, team_serial_calls, team_shared;
+static int team_last_shared; /* the last region judged had a worker share its core */
 
 int fnn_team_set_test_mode(int mode) {
     int old = fnn_team_mode;
@@ -233,9 +235,9 @@ void fnn_team_worker_enter(fnn_team *tm) {
 
 void fnn_team_worker_done(fnn_team *tm) {
     int64_t off = (fnn_now_ns() - team_worker_t) - (fnn_cpu_ns() - team_worker_cpu);
-    /* off its core but not preempted: it slept (a test), or the hypervisor
-     * ran another machine on its virtual CPU, which no thread of this
-     * machine wanted */
+    /* off its core but not preempted: the hypervisor ran another machine
+     * on its virtual CPU, which no thread of this machine wanted (the
+     * worker_shared test mode's sleep stands for a preemption) */
     if (off > FNN_TEAM_SHARED_NS && fnn_team_mode != FNN_TEAM_WORKER_SHARED && fnn_preemptions() == team_worker_preempted)
         off = 0;
     int64_t seen = __atomic_load_n(&tm->worker_off, __ATOMIC_RELAXED);
@@ -276,10 +278,12 @@ void fnn_team_end(fnn_team *tm, int nt) {
     int64_t loss = wall - serial;
     if (loss > 0 && loss < FNN_TEAM_NOISE_NS) loss = 0;
     loss += tm->gap_loss;
-    if (tm->worker_off > FNN_TEAM_SHARED_NS) {
+    const int shared = tm->worker_off > FNN_TEAM_SHARED_NS;
+    if (shared) {
         __atomic_fetch_add(&team_shared, 1, __ATOMIC_RELAXED);
-        loss = (loss > 0 ? loss : 0) + tm->worker_off;
+        if (__atomic_load_n(&team_last_shared, __ATOMIC_RELAXED)) loss = (loss > 0 ? loss : 0) + tm->worker_off;
     }
+    __atomic_store_n(&team_last_shared, shared, __ATOMIC_RELAXED);
     int64_t bal = __atomic_load_n(&team_balance, __ATOMIC_RELAXED) - loss;
     if (bal > FNN_TEAM_CREDIT_NS) bal = FNN_TEAM_CREDIT_NS;
     if (bal >= -FNN_TEAM_LATE_NS) {
