@@ -30,7 +30,8 @@
  *     straight into dX);
  *   - everything else: implicit GEMM.  Forward: Y[n,g] (K/G x PQ) =
  *     W[g] (K/G x CRS) . im2col(X[n,g]) (CRS x PQ), the im2col panels packed
- *     straight from X into GEMM B panels (KC x NC) by conv_pack_b_im2col.
+ *     straight from X into GEMM B panels (KC x at most FNN_CONV_MAX_PANELS
+ *     NR-column micro-panels) by conv_pack_b_im2col.
  *     Grad-weight: dW[g] = sum_n dY[n,g] . im2col(X[n,g])^T, panels from
  *     conv_pack_b_im2col_t.  Grad-input: for blocks of NC output columns,
  *     a (rows x NC) block of W[g]^T . dY[n,g] is computed into a small
@@ -40,7 +41,7 @@
  * per thread the packed filters of one group for the forward (W^T of one
  * channel block for grad-input: items run image-fastest, so a thread packs
  * them once for all its images), or one packed A block (MC x KC) for
- * grad-weight; one B panel (KC x NC), plus,
+ * grad-weight; one B panel (KC x at most FNN_CONV_MAX_PANELS NR), plus,
  * for grad-input, one column block (at most max(256, R*S) x NC).  Nothing
  * the size of an im2col matrix or of the output is allocated.
  *
