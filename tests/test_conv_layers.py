@@ -74,6 +74,47 @@ def test_cnn_step_repeats_and_keeps_outputs():
     assert not np.shares_memory(a.numpy(), b.numpy()) and np.array_equal(a.numpy(), y1)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pool", [lambda: nn.MaxPool2d(2), lambda: nn.MaxPool2d(3, stride=2, padding=1),
+                                  lambda: nn.AvgPool2d(2)])
+def test_sequential_relu_then_pool_is_bit_identical_to_the_layers_in_order(isa, threads, dtype, pool):
+    """A Sequential runs ReLU -> MaxPool2d as the pooling, then the ReLU (on a
+    quarter of the elements of a 2x2 pool): the output and every gradient
+    are bit-identical to the layers run one by one in their order, ties and
+    windows with no positive element included (only the sign of a zero
+    could differ, where the convolution gives -0).  Average pooling does
+    not commute with ReLU and runs as written."""
+    fastnn.manual_seed(0)
+    pool = pool()
+    conv = nn.Conv2d(2, 4, 3, padding=1, dtype=dtype)
+    conv.bias.data[:] = [0.5, -0.5, 0.0, 0.1]
+    layers = [conv, nn.ReLU(), pool, nn.Flatten()]
+    seq = nn.Sequential(*layers)
+    x = np.random.default_rng(3).standard_normal((3, 2, 9, 9)).astype(dtype)
+    x[0, :, :5, :5] = 0  # conv outputs equal to the bias: ties, zeros, all-negative windows
+    x[2] = -np.abs(x[2])
+    gy = np.random.default_rng(4).standard_normal(seq(x).shape).astype(dtype)
+
+    def run(forward):
+        xt = fastnn.tensor(x, requires_grad=True)
+        conv.weight.grad = conv.bias.grad = None
+        y = forward(xt)
+        y.backward(gy)
+        return [y.numpy(), xt.grad, conv.weight.grad, conv.bias.grad]
+
+    def in_order(t):
+        for m in layers:
+            t = m(t)
+        return t
+
+    got, want = run(seq), run(in_order)
+    for i, (a, b) in enumerate(zip(got, want)):
+        assert a.dtype == b.dtype and np.array_equal(a, b), f"result {i} differs"
+    order = [type(m) for m, _ in seq._plan()]
+    swapped = type(pool) is nn.MaxPool2d
+    assert (order.index(type(pool)) < order.index(nn.ReLU)) == swapped
+
+
 def test_errors_name_the_layer():
     m = nn.Conv2d(3, 4, 3)
     with pytest.raises(ValueError, match=r"Conv2d\(3, 4.*expected 3 input channels"):

@@ -291,6 +291,7 @@ class Sequential(Module):
             return cached[1]
         from .linear import Linear
         from .activation import ReLU, Sigmoid, Tanh
+        from .conv import MaxPool2d
         fusable = {ReLU: "relu", Tanh: "tanh", Sigmoid: "sigmoid"}
         plan, i = [], 0
         while i < len(mods):
@@ -298,6 +299,15 @@ class Sequential(Module):
             nxt = mods[i + 1] if i + 1 < len(mods) else None
             if type(m) is Linear and type(nxt) in fusable:
                 plan.append((m, fusable[type(nxt)]))
+                i += 2
+            elif type(m) is ReLU and type(nxt) is MaxPool2d:
+                # max(0, x) and a window's max commute (both monotone; only
+                # the sign of a zero can differ), and the gradient reaches the
+                # same element (where the window's max is positive, ReLU
+                # changes no candidate for it; elsewhere ReLU's gradient is
+                # 0): pooling first runs the ReLU on a quarter of the
+                # elements of a 2x2 pool
+                plan += [(nxt, None), (m, None)]
                 i += 2
             else:
                 plan.append((m, None))
