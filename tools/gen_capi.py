@@ -295,16 +295,22 @@ def capi_macros(api):
     return "\n".join(f"#define fnn_{f.name} (fnn_capi_table->{f.name})" for f in api.functions)
 
 
+def constant_lines(constants, indent, line):
+    """line(c) for each constant, a blank line and a comment naming its group
+    before each group."""
+    out, group = [], object()
+    for c in constants:
+        if c.group != group:
+            out += ["", f"{indent}# {c.group}"] if c.group else [""]
+            group = c.group
+        out.append(indent + line(c) + (f"  # {c.note}" if c.note else ""))
+    return out
+
+
 def pxd_declarations(api, extern):
     """The `cdef extern from <extern> nogil:` block declaring every constant
     and function of fastnn.h."""
-    out = [f'cdef extern from "{extern}" nogil:']
-    group = object()
-    for c in api.constants:
-        if c.group != group:
-            out += ["", f"    # {c.group}"] if c.group else [""]
-            group = c.group
-        out.append(f"    int {c.name}" + (f"  # {c.note}" if c.note else ""))
+    out = [f'cdef extern from "{extern}" nogil:'] + constant_lines(api.constants, "    ", lambda c: f"int {c.name}")
     section = minor = None
     for f in api.functions:
         if f.minor != minor:
@@ -390,14 +396,8 @@ CODES_PXI_HEAD = """\
 
 def codes_pxi(api):
     lines = [f"# {GENERATED}", "#"] + CODES_PXI_HEAD.rstrip("\n").split("\n")
-    group = object()
-    for c in api.constants:
-        if not c.name.startswith(OP_CODE_PREFIXES):
-            continue
-        if c.group != group:
-            lines += ["", f"# {c.group}"] if c.group else [""]
-            group = c.group
-        lines.append(f"{c.name[len('FNN_'):]} = {c.name}" + (f"  # {c.note}" if c.note else ""))
+    codes = [c for c in api.constants if c.name.startswith(OP_CODE_PREFIXES)]
+    lines += constant_lines(codes, "", lambda c: f"{c.name[len('FNN_'):]} = {c.name}")
     return "\n".join(lines) + "\n"
 
 

@@ -118,6 +118,27 @@ static int64_t fnn_preemptions(void) {
     return 0;
 }
 
+/* A thread's wall clock, CPU clock and preemptions at one moment. */
+typedef struct {
+    int64_t t, cpu, preempted;
+} fnn_clocks;
+
+static void fnn_clocks_read(fnn_clocks *c) {
+    c->t = fnn_now_ns();
+    c->cpu = fnn_cpu_ns();
+    c->preempted = fnn_preemptions();
+}
+
+/* The time the calling thread spent off its core from `since` to now (t,
+ * cpu: its clocks now) when it is above min_ns and the thread was preempted
+ * meanwhile, else 0.  Time off the core without a preemption is the
+ * thread's own sleep, or the hypervisor running another machine on its
+ * virtual CPU, which no thread of this machine wanted. */
+static int64_t fnn_preempted_off_core(const fnn_clocks *since, int64_t t, int64_t cpu, int64_t min_ns) {
+    const int64_t off = (t - since->t) - (cpu - since->cpu);
+    return off > min_ns && fnn_preemptions() != since->preempted ? off : 0;
+}
+
 /* ---------------------------------------------------------------- teams */
 
 /* A region is judged by what it cost against what the caller alone would
@@ -164,7 +185,7 @@ static int64_t fnn_preemptions(void) {
  * alone is not enough: on a quiet machine a kernel thread preempts a worker
  * for a millisecond or so a few times a second. */
 #define FNN_TEAM_SHARED_NS 1000000
-static _Thread_local int64_t team_gap_t, team_gap_cpu, team_gap_preempted; /* at the caller's last region end */
+static _Thread_local fnn_clocks team_gap; /* the caller's, at its last region's end */
 
 int fnn_team_mode = FNN_TEAM_AUTO;
 static int64_t team_serial_until; /* ns; kernels called before then run serially */
@@ -209,9 +230,8 @@ void fnn_team_begin(fnn_team *tm, int64_t items) {
     tm->t_fork = fnn_now_ns();
     tm->gap_loss = 0;
     tm->worker_off = 0;
-    const int64_t gap = tm->t_fork - team_gap_t, off_core = gap - (tm->c_fork - team_gap_cpu);
-    if (team_gap_t && gap < FNN_TEAM_GAP_NS && off_core > FNN_TEAM_NOISE_NS && fnn_preemptions() > team_gap_preempted)
-        tm->gap_loss = off_core;
+    if (team_gap.t && tm->t_fork - team_gap.t < FNN_TEAM_GAP_NS)
+        tm->gap_loss = fnn_preempted_off_core(&team_gap, tm->t_fork, tm->c_fork, FNN_TEAM_NOISE_NS);
 }
 
 void fnn_team_caller_enter(fnn_team *tm) {
@@ -219,27 +239,12 @@ void fnn_team_caller_enter(fnn_team *tm) {
     tm->c_enter = fnn_cpu_ns();
 }
 
-/* a worker's clocks and preemptions on entering its region */
-static _Thread_local int64_t team_worker_t, team_worker_cpu, team_worker_preempted;
+static _Thread_local fnn_clocks team_worker; /* a worker's, on entering its region */
 
-void fnn_team_worker_enter(fnn_team *tm) {
-    (void)tm;
-    team_worker_t = fnn_now_ns();
-    team_worker_cpu = fnn_cpu_ns();
-    team_worker_preempted = fnn_preemptions();
-    if (fnn_team_mode == FNN_TEAM_WORKER_SHARED) {
-        struct timespec ts = {0, 1500000};
-        nanosleep(&ts, 0);
-    }
-}
+void fnn_team_worker_enter(void) { fnn_clocks_read(&team_worker); }
 
 void fnn_team_worker_done(fnn_team *tm) {
-    int64_t off = (fnn_now_ns() - team_worker_t) - (fnn_cpu_ns() - team_worker_cpu);
-    /* off its core but not preempted: the hypervisor ran another machine
-     * on its virtual CPU, which no thread of this machine wanted (the
-     * worker_shared test mode's sleep stands for a preemption) */
-    if (off > FNN_TEAM_SHARED_NS && fnn_team_mode != FNN_TEAM_WORKER_SHARED && fnn_preemptions() == team_worker_preempted)
-        off = 0;
+    const int64_t off = fnn_preempted_off_core(&team_worker, fnn_now_ns(), fnn_cpu_ns(), FNN_TEAM_SHARED_NS);
     int64_t seen = __atomic_load_n(&tm->worker_off, __ATOMIC_RELAXED);
     while (seen < off && !__atomic_compare_exchange_n(&tm->worker_off, &seen, off, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
     }
@@ -250,19 +255,29 @@ void fnn_team_caller_done(fnn_team *tm) {
     tm->t_done = fnn_now_ns();
 }
 
-void fnn_team_test_delay(int tid) {
-    if ((fnn_team_mode == FNN_TEAM_WORKER_LATE) == (tid != 0)) {
-        struct timespec ts = {0, 300000};
-        nanosleep(&ts, 0);
+static void fnn_sleep_ns(long ns) {
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, 0);
+}
+
+void fnn_team_test_enter(fnn_team *tm, int tid) {
+    const int mode = fnn_team_mode;
+    if ((mode == FNN_TEAM_WORKER_LATE && tid != 0) || (mode == FNN_TEAM_CALLER_LATE && tid == 0)) fnn_sleep_ns(300000);
+    if (tid == 0) {
+        fnn_team_caller_enter(tm);
+        return;
+    }
+    fnn_team_worker_enter();
+    if (mode == FNN_TEAM_WORKER_SHARED) {
+        fnn_sleep_ns(1500000);
+        team_worker.preempted = -1; /* the sleep stands for a preemption */
     }
 }
 
 void fnn_team_end(fnn_team *tm, int nt) {
     if (nt <= 1 || tm->t_done == 0) return;
     const int64_t now = fnn_now_ns(), wall = now - tm->t_fork, work = tm->c_done - tm->c_enter;
-    team_gap_t = now;
-    team_gap_cpu = fnn_cpu_ns();
-    team_gap_preempted = fnn_preemptions();
+    fnn_clocks_read(&team_gap);
     __atomic_fetch_add(&team_regions, 1, __ATOMIC_RELAXED);
     /* The caller alone: its items' CPU time scaled to all the items (items
      * of one region cost about the same); regions without counted items

@@ -85,15 +85,17 @@ static inline int64_t fnn_team_next(fnn_team *tm, int tid) {
  * libgomp for a worker still on its way back from the last region, and
  * that wait is a loss of the threads, not work. */
 extern int fnn_team_mode;
-void fnn_team_test_delay(int tid);
 void fnn_team_caller_enter(fnn_team *tm);
-void fnn_team_worker_enter(fnn_team *tm);
+void fnn_team_worker_enter(void);
+/* fnn_team_enter under the test modes that delay or suspend a thread */
+void fnn_team_test_enter(fnn_team *tm, int tid);
 static inline void fnn_team_enter(fnn_team *tm, int tid) {
-    if (fnn_team_mode == FNN_TEAM_WORKER_LATE || fnn_team_mode == FNN_TEAM_CALLER_LATE) fnn_team_test_delay(tid);
-    if (tid == 0)
+    if (fnn_team_mode >= FNN_TEAM_WORKER_LATE)
+        fnn_team_test_enter(tm, tid);
+    else if (tid == 0)
         fnn_team_caller_enter(tm);
     else
-        fnn_team_worker_enter(tm);
+        fnn_team_worker_enter();
 }
 /* Each thread after its last item, before the join. */
 void fnn_team_caller_done(fnn_team *tm);
