@@ -30,8 +30,8 @@
  *     straight into dX);
  *   - everything else: implicit GEMM.  Forward: Y[n,g] (K/G x PQ) =
  *     W[g] (K/G x CRS) . im2col(X[n,g]) (CRS x PQ), the im2col panels packed
- *     straight from X into GEMM B panels (KC x at most FNN_CONV_MAX_PANELS
- *     NR-column micro-panels) by conv_pack_b_im2col.
+ *     straight from X into GEMM B panels (KC x at most nc_panels
+ *     NR-column micro-panels, gemm_info) by conv_pack_b_im2col.
  *     Grad-weight: dW[g] = sum_n dY[n,g] . im2col(X[n,g])^T, panels from
  *     conv_pack_b_im2col_t.  Grad-input: for blocks of NC output columns,
  *     a (rows x NC) block of W[g]^T . dY[n,g] is computed into a small
@@ -41,8 +41,9 @@
  * per thread the packed filters of one group for the forward (W^T of one
  * channel block for grad-input: items run image-fastest, so a thread packs
  * them once for all its images), or one packed A block (MC x KC) for
- * grad-weight; one B panel (KC x at most FNN_CONV_MAX_PANELS NR), plus,
- * for grad-input, one column block (at most max(256, R*S) x NC).  Nothing
+ * grad-weight; one B panel (KC x at most nc_panels NR), plus,
+ * for grad-input, one column block (at most max(mc_scatter, R*S) rows x
+ * nc_panels NR).  Nothing
  * the size of an im2col matrix or of the output is allocated.
  *
  * Determinism: every output element is computed by one thread, and the order
@@ -58,8 +59,6 @@
 #include <string.h>
 
 #define FNN_CONV_MAX_THREADS 256
-/* B panel width cap, in NR micro-panels: KC x (8 NR) stays in L2 */
-#define FNN_CONV_MAX_PANELS 8
 
 static _Thread_local fnn_workspace fnn_conv_ws;
 
@@ -171,12 +170,12 @@ static void fnn_conv_block_cols(int64_t npan, int64_t nb, int64_t b, int64_t nr,
     *j1 = FNN_MIN(npan * (b + 1) / nb * nr, n);
 }
 
-/* Blocks of `npan` micro-panels: at most FNN_CONV_MAX_PANELS each, and
+/* Blocks of `npan` micro-panels: at most `maxp` each, and
  * (when there are enough panels) a count that `mult` times is a multiple of
  * nt, so the threads get equal shares.  Block b is panels
  * [npan*b/nb, npan*(b+1)/nb). */
-static int64_t fnn_conv_panel_blocks(int64_t npan, int64_t mult, int nt) {
-    int64_t nb = (npan + FNN_CONV_MAX_PANELS - 1) / FNN_CONV_MAX_PANELS;
+static int64_t fnn_conv_panel_blocks(int64_t npan, int64_t maxp, int64_t mult, int nt) {
+    int64_t nb = (npan + maxp - 1) / maxp;
     if (nb < 1) nb = 1;
     if (nt > 1 && (mult * nb) % nt) {
         int64_t want = nb;

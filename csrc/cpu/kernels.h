@@ -177,6 +177,11 @@ typedef struct fnn_gemm_info {
     int cm_mr, cm_nr;
     int dot_mr, dot_nr;
     int kc, mc, nc;
+    int kc_large;          /* k block of the products the team shares B panels for */
+    int kc_packed_b;       /* k block of a B packed once for many products (the recurrent step's) */
+    int kc_taps;           /* taps per block of gemm_taps (its weights are packed per block) */
+    int nc_panels;         /* NR micro-panels in a B panel a thread packs for itself (convolution's items) */
+    int mc_scatter;        /* rows of a product computed into a buffer, then scattered (col2im) */
     int pack_strided_at_k; /* see GEMM_PACK_STRIDED_AT_K in gemm_body.inc */
 } fnn_gemm_info;
 /* The k block for k (> 0) summed in blocks of at most kc: equal blocks,
@@ -190,8 +195,6 @@ static inline int64_t fnn_gemm_kblock(int64_t k, int64_t kc) {
     const int64_t nk = (k + kc - 1) / kc, b = (k + nk - 1) / nk;
     return (b + 7) / 8 * 8;
 }
-/* Taps per block of gemm_taps (its weights are packed per block). */
-#define FNN_GEMM_TAPS_KC 256
 typedef void fnn_gemm_info_f32_t(fnn_gemm_info *info);
 typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
 #define FNN_GEMM_SIGS_(T, DT)                                                                       \
@@ -229,7 +232,7 @@ typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
     /* y[k*ldy + j] = sum_t w(k, t) x[off[t] + j], k < kb (few), j < ncols */                       \
     typedef void fnn_gemm_taps_small_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off,          \
                                               const T *w, const T *x, int64_t ncols, T *y, int64_t ldy); \
-    /* the same, W in gemm_pack_a panels per FNN_GEMM_TAPS_KC taps */                               \
+    /* the same, W in gemm_pack_a panels per kc_taps taps (gemm_info) */                              \
     typedef void fnn_gemm_taps_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off, const T *w,    \
                                         const T *x, int64_t ncols, T *y, int64_t ldy);               \
     /* out[k*ldo + t] += sum_j dy[k*lddy + j] x[off[t] + j] */                                      \

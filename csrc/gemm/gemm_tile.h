@@ -14,3 +14,6 @@
 #define GEMM_NV 4
 #endif
 #define GEMM_NR (GEMM_NV * VL)
+/* Taps per block of gemm_taps: one block of its packed weights (MR x 256)
+ * stays in L2 while the column panels pass over it. */
+#define GEMM_TAPS_KC 256

@@ -40,8 +40,6 @@ static int fnn_rnn_elementwise(int mode) { return mode == FNN_RNN_MODE_TANH || m
 /* Hidden units per chunk of the recurrence (see rnn_seq_driver.inc): a
  * multiple of every ISA's NR, so chunks start on packed-panel boundaries. */
 #define FNN_RNN_CHUNK 64
-/* Rows of a packed recurrent-weight block: KC x NR stays in L1. */
-#define FNN_RNN_KC 256
 
 /* How the threads share a recurrence: 1, by batch rows (each thread runs
  * the whole recurrence for its rows, which need no other row, so the steps
