@@ -17,7 +17,8 @@
  *     phase_planes).  At most 16 filters per group: gemm_taps_small
  *     (register blocks of <= 8 filters over all taps); more: gemm_taps
  *     (the GEMM's MR-filter register tile, taps in blocks).  Grad-input is
- *     the forward of the padded dY with the flipped, transposed filters;
+ *     the forward of the padded dY with the flipped, transposed filters
+ *     (one driver, flat, runs both);
  *     grad-weight (gemm_taps_dot, dot products along the plane) only for few
  *     filters or long planes;
  *   - grad-input with stride > 1 (no dilation, not depthwise): by stride
@@ -119,7 +120,7 @@ static int fnn_conv_is_1x1(const fnn_conv_shape *sh) {
     return g->r == 1 && g->s == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
 }
 
-/* The flat paths (forward_flat, backward_input_flat, backward_weight_flat)
+/* The flat paths (conv_driver.inc's flat for the forward and grad-input, backward_weight_flat)
  * for `pass` 0 (forward), 1 (grad-input), 2 (grad-weight), stride 1: where
  * the GEMM's MR-row blocks would be mostly empty (few filters per group for
  * the forward and grad-weight, few channels per group for grad-input) and
