@@ -246,7 +246,8 @@ void fnn_team_worker_enter(void) { fnn_clocks_read(&team_worker); }
 void fnn_team_worker_done(fnn_team *tm) {
     const int64_t off = fnn_preempted_off_core(&team_worker, fnn_now_ns(), fnn_cpu_ns(), FNN_TEAM_SHARED_NS);
     int64_t seen = __atomic_load_n(&tm->worker_off, __ATOMIC_RELAXED);
-    while (seen < off && !__atomic_compare_exchange_n(&tm->worker_off, &seen, off, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    while (seen < off &&
+           !__atomic_compare_exchange_n(&tm->worker_off, &seen, off, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
     }
 }
 
