@@ -23,18 +23,14 @@ PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67
 
 # driver test flags (csrc/gemm/gemm_test_hook.h)
 # ALL_THREADS makes small products use every thread (they would run on one)
-# SHARED makes the threads share one packed B panel (as large products do)
-# instead of each computing its own slice of C
 PACK_A, DIRECT_A, PACK_B, DIRECT_B, KSPLIT, NO_KSPLIT, TINY, ALL_THREADS = 1, 2, 4, 8, 16, 32, 64, 128
-SHARED = 256
 # TRANS_C runs A B^T as C^T = B A^T (the kernels storing C^T's tiles into C)
 # wherever the layout allows, NO_TRANS_C never
-TRANS_C, NO_TRANS_C = 512, 1024
+TRANS_C, NO_TRANS_C = 256, 512
 PATHS = tuple(ALL_THREADS | p for p in (0, PACK_A | PACK_B, DIRECT_A | DIRECT_B, PACK_A | DIRECT_B,
                                         DIRECT_A | PACK_B, KSPLIT, TINY, TINY | DIRECT_A | DIRECT_B, TINY | KSPLIT,
-                                        SHARED, SHARED | PACK_A | PACK_B, SHARED | TINY,
-                                        SHARED | TINY | DIRECT_A | DIRECT_B, TRANS_C, TRANS_C | TINY,
-                                        TRANS_C | SHARED, TRANS_C | PACK_A | PACK_B, TRANS_C | TINY | SHARED))
+                                        TRANS_C, TRANS_C | TINY, TRANS_C | PACK_A | PACK_B,
+                                        TRANS_C | TINY | DIRECT_A | DIRECT_B))
 
 
 @pytest.fixture
@@ -233,7 +229,7 @@ def test_bit_identical_threads(env, isa):
     for dtype in DTYPES:
         for m, n, k, ta, tb in BIT_SHAPES:
             for flags in (0, ALL_THREADS, ALL_THREADS | TINY | KSPLIT, ALL_THREADS | DIRECT_A | DIRECT_B,
-                          ALL_THREADS | SHARED, ALL_THREADS | SHARED | TINY):
+                          ALL_THREADS | TINY, ALL_THREADS | TINY | PACK_A | PACK_B):
                 a = rand(rng, (k, m) if ta else (m, k), dtype)
                 b = rand(rng, (n, k) if tb else (k, n), dtype)
                 w = rand(rng, (n, k), dtype)
@@ -262,7 +258,7 @@ def test_transposed_output_is_bit_identical(env, isa):
             x, w, c0 = rand(rng, (m, k), dtype), rand(rng, (n, k), dtype), rand(rng, (m, n), dtype)
             bias = rand(rng, (n,), dtype)
             res = {}
-            for path in (0, TINY, SHARED, PACK_A | PACK_B):  # TINY cuts k otherwise: compare like with like
+            for path in (0, TINY, PACK_A | PACK_B, DIRECT_A | DIRECT_B):  # TINY cuts k otherwise: compare like with like
                 for trans in (NO_TRANS_C, TRANS_C):
                     for nt in (1, 2):
                         env(isa, nt, path | trans | ALL_THREADS)

@@ -116,7 +116,7 @@ def test_recurrent_matches_numpy_reference_float32(mode, cls, isa_name, hid):
 
 # the recurrent drivers' test hook (gemm_test_hook.h): threads split the
 # batch rows, or the hidden units, whatever the shape
-BY_ROWS, BY_UNITS = 2048, 4096
+BY_ROWS, BY_UNITS = 1024, 2048
 
 
 @pytest.mark.parametrize("mode", ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"])

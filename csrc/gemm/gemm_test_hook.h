@@ -16,14 +16,13 @@
 #define FNN_GEMM_FORCE_NO_KSPLIT 32
 #define FNN_GEMM_FORCE_TINY_BLOCKS 64
 #define FNN_GEMM_FORCE_ALL_THREADS 128 /* all threads, however small the product */
-#define FNN_GEMM_FORCE_SHARED 256      /* threads share the packed B panel (no per-thread slices) */
-#define FNN_GEMM_FORCE_TRANS_C 512     /* A B^T run as C^T = B A^T whenever the layout allows */
-#define FNN_GEMM_FORCE_NO_TRANS_C 1024 /* never */
-#define FNN_GEMM_FORCE_MASK 2047       /* the GEMM's flags; the bits above are other drivers' */
+#define FNN_GEMM_FORCE_TRANS_C 256     /* A B^T run as C^T = B A^T whenever the layout allows */
+#define FNN_GEMM_FORCE_NO_TRANS_C 512  /* never */
+#define FNN_GEMM_FORCE_MASK 1023       /* the GEMM's flags; the bits above are other drivers' */
 /* The recurrent layers' threads split the batch rows, or the hidden units
  * (rnn_seq_driver.inc), whatever the shape. */
-#define FNN_RNN_FORCE_BY_ROWS 2048
-#define FNN_RNN_FORCE_BY_UNITS 4096
+#define FNN_RNN_FORCE_BY_ROWS 1024
+#define FNN_RNN_FORCE_BY_UNITS 2048
 
 /* The FNN_GEMM_FORCE_* flags in force (gemm_test_hook.c). */
 extern int fnn_gemm_test_flags;
