@@ -13,7 +13,7 @@ from nn_helpers import DTYPES, ISAS, assert_bit_identical, at_threads, isa, tol,
 # must be covered by a test here: a new kernel without one fails this file.
 COVERED = {
     "cross_entropy_index_row": "test_cross_entropy_index", "cross_entropy_prob_row": "test_cross_entropy_prob",
-    "layer_norm_fwd_row": "test_layer_norm", "layer_norm_bwd_row": "test_layer_norm",
+    "layer_norm_fwd_rows": "test_layer_norm", "layer_norm_bwd_row": "test_layer_norm",
     "batch_norm_stats": "test_batch_norm", "batch_norm_affine": "test_batch_norm", "batch_norm_bwd": "test_batch_norm",
     "sgd_step": "test_optim_kernels_threads", "adam_step": "test_optim_kernels_threads",
     "adamw_step": "test_optim_kernels_threads", "rmsprop_step": "test_optim_kernels_threads",

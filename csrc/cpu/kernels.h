@@ -36,14 +36,15 @@ typedef double fnn_ce_index_row_f64_t(int64_t cols, const double *x, int64_t tar
 typedef double fnn_ce_prob_row_f32_t(int64_t cols, const float *x, const float *t, float grad_scale, float *grad);
 typedef double fnn_ce_prob_row_f64_t(int64_t cols, const double *x, const double *t, double grad_scale, double *grad);
 
-/* Normalisation (norm/norm_body.inc).  Layer norm works on one contiguous
- * row; the backward adds the row's parameter-gradient terms to dw_acc and
- * db_acc.  Batch norm works on one channel: `rows` segments of `width`
- * contiguous elements, `ld` elements apart. */
-typedef void fnn_ln_fwd_row_f32_t(int64_t cols, const float *x, const float *w, const float *b, float eps,
-                                  float *y, float *mean, float *rstd);
-typedef void fnn_ln_fwd_row_f64_t(int64_t cols, const double *x, const double *w, const double *b, double eps,
-                                  double *y, double *mean, double *rstd);
+/* Normalisation (norm/norm_body.inc).  Layer norm's forward works on
+ * `rows` contiguous rows of `cols`, its backward on one row, adding the
+ * row's parameter-gradient terms to dw_acc and db_acc.  Batch norm works on
+ * one channel: `rows` segments of `width` contiguous elements, `ld`
+ * elements apart. */
+typedef void fnn_ln_fwd_rows_f32_t(int64_t rows, int64_t cols, const float *x, const float *w, const float *b,
+                                   float eps, float *y, float *mean, float *rstd);
+typedef void fnn_ln_fwd_rows_f64_t(int64_t rows, int64_t cols, const double *x, const double *w, const double *b,
+                                   double eps, double *y, double *mean, double *rstd);
 typedef void fnn_ln_bwd_row_f32_t(int64_t cols, const float *g, const float *x, const float *w, float mean,
                                   float rstd, float *dx, float *dw_acc, float *db_acc);
 typedef void fnn_ln_bwd_row_f64_t(int64_t cols, const double *g, const double *x, const double *w, double mean,
@@ -320,7 +321,7 @@ FNN_CONV_SIGS_(double, f64)
 #define FNN_ELEM_KERNELS(K) K(add, fnn_binary) K(sum_rows, fnn_sum_rows)
 /* Normalisation, in norm/norm_body.inc. */
 #define FNN_NORM_KERNELS(K)                                                            \
-    K(layer_norm_fwd_row, fnn_ln_fwd_row) K(layer_norm_bwd_row, fnn_ln_bwd_row)       \
+    K(layer_norm_fwd_rows, fnn_ln_fwd_rows) K(layer_norm_bwd_row, fnn_ln_bwd_row)       \
     K(batch_norm_stats, fnn_bn_stats) K(batch_norm_affine, fnn_bn_affine) K(batch_norm_bwd, fnn_bn_bwd)
 /* Optimizer updates, in optim/optim_body.inc. */
 #define FNN_OPTIM_KERNELS(K)                                                           \
