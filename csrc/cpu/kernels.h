@@ -178,7 +178,7 @@ typedef struct fnn_gemm_info {
     int cm_mr, cm_nr;
     int dot_mr, dot_nr;
     int kc, mc, nc;
-    int kc_large;          /* k block of the products the team shares B panels for */
+    int kc_large;          /* k block of the products from 2^27 multiply-adds */
     int kc_packed_b;       /* k block of a B packed once for many products (the recurrent step's) */
     int kc_taps;           /* taps per block of gemm_taps (its weights are packed per block) */
     int nc_panels;         /* NR micro-panels in a B panel a thread packs for itself (convolution's items) */

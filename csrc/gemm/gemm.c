@@ -62,7 +62,7 @@ typedef struct fnn_gemm_plan {
     int pack_a, pack_b; /* pack the A block / B panel, or let the kernel read them in place */
     int cm;             /* gemm_ukr_cm tiles, whole k (few columns, A^T B) */
     int dot;            /* gemm_ukr_dot tiles, whole k (few columns, A's rows contiguous) */
-    int split;          /* threads on slices of C: 1 columns, 2 rows; 0 shared B panel */
+    int split;          /* threads on slices of C: 1 columns, 2 rows; 0 one thread */
     int nt;             /* threads */
     int64_t ksplit;     /* parts of k summed by gemm_ksum (1: no split) */
     int64_t mc, kc, nc; /* cache blocks */
