@@ -128,9 +128,15 @@ SCALARS = {
 }
 # Integer arrays that describe the others, as their valid call needs them:
 # the strided copy of a 3 x 4 array into its transpose.
-INDEX_ARRAYS = {"copy_strided": {"shape": [3, 4], "src_strides": [4, 1], "dst_strides": [1, 3]}}
+# Strided attention: 2 batch elements of 3 heads of 3 x 3, heads of a batch
+# element side by side in (seq, heads * d) rows.
+ATTN_STRIDES = [27, 3, 9]
+INDEX_ARRAYS = {"copy_strided": {"shape": [3, 4], "src_strides": [4, 1], "dst_strides": [1, 3]},
+                "attention_strided_forward": {f"stride_{t}": ATTN_STRIDES for t in ("q", "k", "v", "o")},
+                "attention_strided_backward": {f"stride_{t}": ATTN_STRIDES for t in
+                                               ("q", "k", "v", "o", "grad_out", "grad_q", "grad_k", "grad_v")}}
 SIZE_NAMES = {"m", "n", "k", "rows", "cols", "c", "s", "batch", "num", "dim", "steps", "n_in", "hid", "bh", "sq", "sk",
-              "d", "heads"}
+              "d", "heads", "b"}
 # Pointers that may be NULL in the valid call above (documented in fastnn.h).
 NULLABLE = {"batch_norm_forward": {"weight", "bias"}, "batch_norm_backward": {"weight"}, "linear": {"bias"},
             "conv2d_forward": {"bias"}, "conv2d_backward_weight": {"grad_weight", "grad_bias"},
@@ -140,7 +146,8 @@ NULLABLE = {"batch_norm_forward": {"weight", "bias"}, "batch_norm_backward": {"w
             "rnn_layer_forward": {"b_ih", "b_hh", "h0", "c0", "cells", "gates"},
             "rnn_layer_backward": {"h0", "c0", "cells", "gates", "grad_y", "grad_hn", "grad_cn", "grad_x", "grad_b_ih",
                                    "grad_b_hh", "grad_c0"},
-            "attention_masked_forward": {"mask", "key_mask"}, "attention_masked_backward": {"mask", "key_mask"}}
+            "attention_masked_forward": {"mask", "key_mask"}, "attention_masked_backward": {"mask", "key_mask"},
+            "attention_strided_forward": {"mask", "key_mask"}, "attention_strided_backward": {"mask", "key_mask"}}
 # Convolution and pooling entries take a geometry instead: the scalar
 # arguments of their valid call (names as in fastnn.h), from which every
 # array gets its exact size.
@@ -202,7 +209,7 @@ class Call:
             elif geom:
                 self.args[pname] = geom[pname]
             elif pname in SIZE_NAMES:
-                self.args[pname] = 2 if pname == "batch" else SIZE
+                self.args[pname] = 2 if pname in ("batch", "b") else SIZE
             elif pname.startswith("ld"):
                 self.args[pname] = SIZE
             elif pname.startswith("stride_"):
@@ -258,6 +265,8 @@ def bad_cases(call):
     base = base_name(call.name)
     if base == "copy_strided":
         cases += copy_strided_bad_cases()
+    if base.startswith("attention_strided"):
+        cases += attention_strided_bad_cases(call)
     if base.startswith("conv2d"):
         cases += conv_bad_cases()
     elif base == "max_pool2d_backward":
@@ -298,6 +307,26 @@ def copy_strided_bad_cases():
             ("shape[0]=-1", shape(-1, 4), FNN_EINVAL), ("shape[1]=-1", shape(3, -1), FNN_EINVAL),
             ("2^62 rows of 4 overflow int64", shape(1 << 62, 4), FNN_EOVERFLOW),
             ("3 rows of 2^62 overflow int64", shape(3, 1 << 62), FNN_EOVERFLOW)]
+
+
+def attention_strided_bad_cases(call):
+    """Negative strides of any tensor, the rows of a written one closer than
+    d, and offsets beyond int64."""
+    cases = []
+    for name in call.arrays:
+        if name.startswith("stride_"):
+            for i in range(3):
+                s = np.array(ATTN_STRIDES, np.int64)
+                s[i] = -1
+                cases.append((f"{name}[{i}]=-1", {name: s}, FNN_EINVAL))
+            s = np.array(ATTN_STRIDES, np.int64)
+            s[0] = 1 << 62
+            cases.append((f"{name}[0]=2^62", {name: s}, FNN_EOVERFLOW))
+    written = ("stride_grad_q", "stride_grad_k", "stride_grad_v") if "backward" in call.name else ("stride_o",)
+    for name in written:
+        if name in call.arrays:
+            cases.append((f"{name}: rows 2 apart, d = 3", {name: np.array([27, 3, 2], np.int64)}, FNN_EINVAL))
+    return cases
 
 
 def pool_bad_cases():

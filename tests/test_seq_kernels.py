@@ -239,6 +239,71 @@ def test_attention_random_shapes(b, h, sq, sk, d, causal, isa_name):
         np.testing.assert_allclose(a, r, **_attn_tol(np.float32))
 
 
+def _attention_pass(q, k, v, g, causal, mask, key_mask, out=None, grads=None):
+    """Forward and backward through _C on (B, H, S, D) arrays of any layout;
+    o and the gradients into the given arrays (views), else fresh ones."""
+    sc = 1.0 / np.sqrt(q.shape[3])
+    o = np.empty_like(q, order="C") if out is None else out
+    lse = np.empty(q.shape[:3], q.dtype)
+    _C.attention_forward(q, k, v, sc, causal, o, lse, mask, key_mask)
+    dq, dk, dv = (np.empty(x.shape, x.dtype) for x in (q, k, v)) if grads is None else grads
+    _C.attention_backward(q, k, v, o, g, lse, sc, causal, dq, dk, dv, mask, key_mask)
+    return o.copy(), lse, dq.copy(), dk.copy(), dv.copy()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("seq_first", [False, True])
+def test_attention_on_strided_heads_is_the_contiguous_attention(isa, dtype, causal, masked, seq_first):
+    """Heads read in place from a packed (N, L, 3 E) projection (or its
+    (L, N, 3 E) sequence-first form) and written into (N, L, E) rows give
+    the bits of the same attention on contiguous (N, H, L, D) copies, at 1
+    and 2 threads."""
+    n, l, h, d = 3, 70, 4, 20
+    e = h * d
+    rng = np.random.default_rng(7)
+    shape = (l, n) if seq_first else (n, l)
+    qkv = rng.standard_normal(shape + (3 * e,)).astype(dtype)
+    go_rows = rng.standard_normal(shape + (e,)).astype(dtype)
+    seq = (1, 0, 2) if seq_first else (0, 1, 2)
+
+    def heads(a, parts):  # (N, H, L, D) views of the rows of a
+        a = a.transpose(seq)
+        return tuple(a.reshape(n, l, parts, h, d).transpose(2, 0, 3, 1, 4))
+
+    q, k, v = heads(qkv, 3)
+    (go,) = heads(go_rows, 1)
+    assert not q.flags.c_contiguous
+    mask = key_mask = None
+    if masked:
+        mask = np.where(rng.random((l, l)) < 0.2, -np.inf, rng.standard_normal((l, l))).astype(dtype)
+        key_mask = np.where(rng.random((n, l)) < 0.1, -np.inf, 0).astype(dtype)
+    want = _attention_pass(*(np.ascontiguousarray(x) for x in (q, k, v, go)), causal, mask, key_mask)
+
+    def strided():
+        o_rows = np.full(shape + (e,), np.nan, dtype)
+        dqkv = np.full(shape + (3 * e,), np.nan, dtype)
+        (o,) = heads(o_rows, 1)
+        got = _attention_pass(q, k, v, go, causal, mask, key_mask, o, heads(dqkv, 3))
+        assert not np.isnan(o_rows).any() and not np.isnan(dqkv).any()
+        return got
+
+    results = at_threads(strided)
+    assert_bit_identical([want] + results)
+
+
+def test_attention_strided_bad_layouts():
+    q = np.zeros((2, 3, 5, 4), np.float32)
+    o, lse = np.empty_like(q), np.empty((2, 3, 5), np.float32)
+    with pytest.raises(ValueError, match="unit stride"):
+        _C.attention_forward(q[..., ::2], q[..., ::2], q[..., ::2], 1.0, False, o[..., :2], lse)
+    with pytest.raises(ValueError, match="non-negative"):
+        _C.attention_forward(q[:, :, ::-1], q, q, 1.0, False, o, lse)
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.attention_forward(q, q, q, 1.0, False, q, lse)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("steps,batch,n_in,hid", [(3, 1, 2, 1), (4, 7, 5, 33), (3, 32, 8, 130), (2, 15, 3, 300)])
 def test_step_product_through_the_recurrent_layers(isa, dtype, steps, batch, n_in, hid):

@@ -37,6 +37,27 @@ static int fnn_attn_mask_check(int64_t bh, int64_t sq, int64_t sk, int64_t d, in
     return FNN_OK;
 }
 
+/* b batch elements of `heads` heads: the unmasked checks on their b * heads. */
+static int fnn_attn_layout_check(int64_t b, int64_t heads, int64_t sq, int64_t sk, int64_t d, int64_t stride_mask) {
+    if (b < 0 || heads < 1) return FNN_EINVAL;
+    if (b > INT64_MAX / heads) return FNN_EOVERFLOW;
+    return fnn_attn_mask_check(b * heads, sq, sk, d, stride_mask, heads);
+}
+
+/* One strided tensor's strides s (batch, head, row; elements, unit stride
+ * along d): non-negative, a written tensor's rows at least d apart, and its
+ * last element's offset within int64_t. */
+static int fnn_attn_strides_check(int64_t b, int64_t heads, int64_t rows, int64_t d, const int64_t *s, int written) {
+    if (!s || s[0] < 0 || s[1] < 0 || s[2] < 0 || (written && rows > 1 && s[2] < d)) return FNN_EINVAL;
+    const int64_t lim = INT64_MAX / 4;
+    if (s[0] > lim / FNN_MAX(b, 1) || s[1] > lim / heads || s[2] > lim / FNN_MAX(rows, 1) || d > lim)
+        return FNN_EOVERFLOW;
+    return FNN_OK;
+}
+
+/* Where head t (= batch element t / heads, head t % heads) of x starts. */
+#define ATTN_HEAD(x, s, t, heads) ((x) + (t) / (heads) * (s)[0] + (t) % (heads) * (s)[1])
+
 #define T float
 #define DT f32
 #include "attn/attn_driver.inc"

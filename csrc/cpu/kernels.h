@@ -106,24 +106,29 @@ typedef void fnn_row_acc_f64_t(int64_t n, const double *src, double *dst);
  * online softmax: o (m x d) and lse (m) = log-sum-exp of each scaled score
  * row; kt is K transposed (d x sk, row stride ldk).  Backward of one head,
  * recomputing the probabilities from lse.  bias (rows of the block, row
- * stride ldm) and kbias (sk) are additive masks, each NULL for none.
+ * stride ldm) and kbias (sk) are additive masks, each NULL for none.  The
+ * rows of q, k, v, o, go (o's gradient) and their gradients lie at the row
+ * strides of fnn_attn_ld (>= d), so a head may be columns of a wider row.
  * work: fnn_attn_work_elems(d) elements of scratch. */
-typedef void fnn_attn_fwd_block_f32_t(int64_t m, int64_t q0, int64_t sk, int64_t d, const float *q, const float *kt,
-                                      int64_t ldk, const float *v, const float *bias, int64_t ldm,
-                                      const float *kbias, float scale, int causal, float *o, float *lse,
-                                      float *work);
-typedef void fnn_attn_fwd_block_f64_t(int64_t m, int64_t q0, int64_t sk, int64_t d, const double *q,
-                                      const double *kt, int64_t ldk, const double *v, const double *bias,
-                                      int64_t ldm, const double *kbias, double scale, int causal, double *o,
-                                      double *lse, double *work);
-typedef void fnn_attn_bwd_head_f32_t(int64_t sq, int64_t sk, int64_t d, const float *q, const float *k,
-                                     const float *v, const float *bias, int64_t ldm, const float *kbias,
-                                     const float *o, const float *go, const float *lse, float scale, int causal,
-                                     float *dq, float *dk, float *dv, float *work);
-typedef void fnn_attn_bwd_head_f64_t(int64_t sq, int64_t sk, int64_t d, const double *q, const double *k,
-                                     const double *v, const double *bias, int64_t ldm, const double *kbias,
-                                     const double *o, const double *go, const double *lse, double scale, int causal,
-                                     double *dq, double *dk, double *dv, double *work);
+typedef struct {
+    int64_t q, k, v, o, go, dq, dk, dv;
+} fnn_attn_ld;
+typedef void fnn_attn_fwd_block_f32_t(int64_t m, int64_t q0, int64_t sk, int64_t d, const fnn_attn_ld *ld,
+                                      const float *q, const float *kt, int64_t ldk, const float *v,
+                                      const float *bias, int64_t ldm, const float *kbias, float scale, int causal,
+                                      float *o, float *lse, float *work);
+typedef void fnn_attn_fwd_block_f64_t(int64_t m, int64_t q0, int64_t sk, int64_t d, const fnn_attn_ld *ld,
+                                      const double *q, const double *kt, int64_t ldk, const double *v,
+                                      const double *bias, int64_t ldm, const double *kbias, double scale, int causal,
+                                      double *o, double *lse, double *work);
+typedef void fnn_attn_bwd_head_f32_t(int64_t sq, int64_t sk, int64_t d, const fnn_attn_ld *ld, const float *q,
+                                     const float *k, const float *v, const float *bias, int64_t ldm,
+                                     const float *kbias, const float *o, const float *go, const float *lse,
+                                     float scale, int causal, float *dq, float *dk, float *dv, float *work);
+typedef void fnn_attn_bwd_head_f64_t(int64_t sq, int64_t sk, int64_t d, const fnn_attn_ld *ld, const double *q,
+                                     const double *k, const double *v, const double *bias, int64_t ldm,
+                                     const double *kbias, const double *o, const double *go, const double *lse,
+                                     double scale, int causal, double *dq, double *dk, double *dv, double *work);
 /* Query and key block sizes of the attention kernels. */
 #define FNN_ATTN_BR 64
 #define FNN_ATTN_BC 64

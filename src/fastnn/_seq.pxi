@@ -218,42 +218,67 @@ cdef int _embedding(real *kind, bint backward, idx, a, table, int64_t padding_id
 
 # ---------------------------------------------------------------- attention
 
-cdef int _attn_heads(int64_t heads, int64_t bh, str w) except -1:
-    if heads < 1 or bh % heads:
-        raise ValueError(f"{w}: heads={heads} does not divide {bh} batch-heads")
-    return 0
-
-
-def attention_forward(q, k, v, double scale, bint causal, o, lse, mask=None, key_mask=None, int64_t heads=1):
-    """q, o (bh, sq, d); k, v (bh, sk, d); lse (bh, sq); the additive masks:
-    mask (sq, sk) shared by every head or (bh, sq, sk), key_mask
-    (bh / heads, sk), or None."""
+def attention_forward(q, k, v, double scale, bint causal, o, lse, mask=None, key_mask=None):
+    """q, o (B, H, Sq, D); k, v (B, H, Sk, D), each in any layout with unit
+    stride along D (views of a projection's (B, S, H*D) rows read and write
+    in place); lse (B, H, Sq), contiguous; the additive masks: mask (Sq, Sk)
+    shared by every head or (B*H, Sq, Sk), key_mask (B, Sk), or None."""
     if _is_f32(q, "scaled_dot_product_attention"):
-        _attention(F32, False, q, k, v, None, None, None, scale, causal, o, lse, None, mask, key_mask, heads)
+        _attention(F32, False, q, k, v, None, None, None, scale, causal, o, lse, None, mask, key_mask)
     else:
-        _attention(F64, False, q, k, v, None, None, None, scale, causal, o, lse, None, mask, key_mask, heads)
+        _attention(F64, False, q, k, v, None, None, None, scale, causal, o, lse, None, mask, key_mask)
 
 
-def attention_backward(q, k, v, o, grad_out, lse, double scale, bint causal, dq, dk, dv, mask=None, key_mask=None,
-                       int64_t heads=1):
+def attention_backward(q, k, v, o, grad_out, lse, double scale, bint causal, dq, dk, dv, mask=None, key_mask=None):
+    """The gradients dq, dk, dv (shaped and laid out as attention_forward's
+    q, k, v) from the forward's o and lse."""
     if _is_f32(q, "scaled_dot_product_attention_backward"):
-        _attention(F32, True, q, k, v, o, grad_out, lse, scale, causal, dq, dk, dv, mask, key_mask, heads)
+        _attention(F32, True, q, k, v, o, grad_out, lse, scale, causal, dq, dk, dv, mask, key_mask)
     else:
-        _attention(F64, True, q, k, v, o, grad_out, lse, scale, causal, dq, dk, dv, mask, key_mask, heads)
+        _attention(F64, True, q, k, v, o, grad_out, lse, scale, causal, dq, dk, dv, mask, key_mask)
+
+
+cdef void *_heads_arr(object a, object dtype, tuple shape, str what, str name, int64_t *strides,
+                      bint out=False) except NULL:
+    """The data pointer of `a`, checked to be an ndarray of dtype and shape
+    (B, H, S, D) with unit stride along D and non-negative strides
+    (writeable when `out`); its B, H and S strides, in elements, go to
+    strides[0..2]."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{what}: {name} must be a numpy.ndarray, got {type(a).__name__}")
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    check_kind(arr, what, name)
+    if arr.dtype != dtype:
+        raise TypeError(f"{what}: {name} has dtype {arr.dtype}, expected {np.dtype(dtype)}")
+    if (<object>arr).shape != shape:
+        raise ValueError(f"{what}: {name} has shape {(<object>arr).shape}, expected {shape}")
+    if out and not arr.flags.writeable:
+        raise ValueError(f"{what}: {name} is read-only")
+    cdef int64_t item = arr.itemsize, i
+    cdef tuple st = (<object>arr).strides
+    for i in range(4):
+        if shape[i] > 1 and (st[i] < 0 or st[i] % item or (i == 3 and st[i] != item)):
+            raise ValueError(f"{what}: {name} has strides {st}; expected unit stride along the last axis and "
+                             "non-negative strides")
+    for i in range(3):
+        strides[i] = st[i] // item if shape[i] > 1 else 0
+    return cnp.PyArray_DATA(arr)
 
 
 cdef int _attention(real *kind, bint backward, q, k, v, o, grad_out, lse, double scale, bint causal, out0, out1,
-                    out2, mask, key_mask, int64_t heads) except -1:
+                    out2, mask, key_mask) except -1:
     """The forward writes out0 = o and out1 = lse; the backward reads o,
     grad_out and lse and writes out0-2 = dq, dk, dv."""
     cdef str w = "scaled_dot_product_attention_backward" if backward else "scaled_dot_product_attention"
     dt = _dtype_of(kind)
-    if q.ndim != 3 or k.ndim != 3:
-        raise ValueError(f"{w}: expected 3-D (bh, s, d) arrays here")
-    cdef int64_t bh = q.shape[0], sq = q.shape[1], d = q.shape[2], sk = k.shape[1]
-    cdef const real *pq = <const real *>_arr(q, dt, bh * sq * d, w, "q")
-    cdef const real *pk = <const real *>_arr(k, dt, bh * sk * d, w, "k")
-    cdef const real *pv = <const real *>_arr(v, dt, bh * sk * d, w, "v")
+    if q.ndim != 4 or k.ndim != 4:
+        raise ValueError(f"{w}: expected 4-D (B, H, S, D) arrays here, got shapes {q.shape} and {k.shape}")
+    cdef int64_t b = q.shape[0], h = q.shape[1], sq = q.shape[2], d = q.shape[3], sk = k.shape[2]
+    cdef tuple qs = (b, h, sq, d), ks = (b, h, sk, d)
+    cdef int64_t st[8][3]
+    cdef const real *pq = <const real *>_heads_arr(q, dt, qs, w, "q", st[0])
+    cdef const real *pk = <const real *>_heads_arr(k, dt, ks, w, "k", st[1])
+    cdef const real *pv = <const real *>_heads_arr(v, dt, ks, w, "v", st[2])
     cdef const real *po = NULL
     cdef const real *pgo = NULL
     cdef real *pl
@@ -261,37 +286,40 @@ cdef int _attention(real *kind, bint backward, q, k, v, o, grad_out, lse, double
     cdef real *p1 = NULL
     cdef real *p2 = NULL
     if backward:
-        po = <const real *>_arr(o, dt, bh * sq * d, w, "out")
-        pgo = <const real *>_arr(grad_out, dt, bh * sq * d, w, "grad_out")
-        pl = <real *>_arr(lse, dt, bh * sq, w, "lse")
-        p0 = <real *>_arr(out0, dt, bh * sq * d, w, "grad_q", True)
-        p1 = <real *>_arr(out1, dt, bh * sk * d, w, "grad_k", True)
-        p2 = <real *>_arr(out2, dt, bh * sk * d, w, "grad_v", True)
+        po = <const real *>_heads_arr(o, dt, qs, w, "out", st[3])
+        pgo = <const real *>_heads_arr(grad_out, dt, qs, w, "grad_out", st[4])
+        pl = <real *>_arr(lse, dt, b * h * sq, w, "lse")
+        p0 = <real *>_heads_arr(out0, dt, qs, w, "grad_q", st[5], True)
+        p1 = <real *>_heads_arr(out1, dt, ks, w, "grad_k", st[6], True)
+        p2 = <real *>_heads_arr(out2, dt, ks, w, "grad_v", st[7], True)
+        _no_overlap((out0, out1, out2), (q, k, v, o, grad_out, lse), w)
     else:
-        p0 = <real *>_arr(out0, dt, bh * sq * d, w, "out", True)
-        pl = <real *>_arr(out1, dt, bh * sq, w, "lse", True)
-    _attn_heads(heads, bh, w)
-    # the additive masks: mask (sq, sk) shared by every head, or (bh, sq, sk)
+        p0 = <real *>_heads_arr(out0, dt, qs, w, "out", st[3], True)
+        pl = <real *>_arr(out1, dt, b * h * sq, w, "lse", True)
+        _no_overlap((out0, out1), (q, k, v), w)
+    # the additive masks: mask (sq, sk) shared by every head, or (b * h, sq, sk)
     cdef int64_t sm = sq * sk if mask is not None and getattr(mask, "ndim", 0) == 3 else 0
-    cdef const real *pm = <const real *>_arr(mask, dt, bh * sq * sk if sm else sq * sk, w, "attn_mask", False,
+    cdef const real *pm = <const real *>_arr(mask, dt, b * h * sq * sk if sm else sq * sk, w, "attn_mask", False,
                                              True)
-    cdef const real *pkm = <const real *>_arr(key_mask, dt, bh // heads * sk, w, "key_padding_mask", False, True)
+    cdef const real *pkm = <const real *>_arr(key_mask, dt, b * sk, w, "key_padding_mask", False, True)
     cdef int rc
     with nogil:
         if real is float:
             if backward:
-                rc = fnn_attention_masked_backward_f32(bh, sq, sk, d, pq, pk, pv, pm, sm, pkm, heads, po, pgo, pl,
-                                                       scale, causal, p0, p1, p2)
+                rc = fnn_attention_strided_backward_f32(b, h, sq, sk, d, pq, st[0], pk, st[1], pv, st[2], pm, sm, pkm,
+                                                        po, st[3], pgo, st[4], pl, scale, causal, p0, st[5], p1,
+                                                        st[6], p2, st[7])
             else:
-                rc = fnn_attention_masked_forward_f32(bh, sq, sk, d, pq, pk, pv, pm, sm, pkm, heads, scale, causal,
-                                                      p0, pl)
+                rc = fnn_attention_strided_forward_f32(b, h, sq, sk, d, pq, st[0], pk, st[1], pv, st[2], pm, sm, pkm,
+                                                       scale, causal, p0, st[3], pl)
         else:
             if backward:
-                rc = fnn_attention_masked_backward_f64(bh, sq, sk, d, pq, pk, pv, pm, sm, pkm, heads, po, pgo, pl,
-                                                       scale, causal, p0, p1, p2)
+                rc = fnn_attention_strided_backward_f64(b, h, sq, sk, d, pq, st[0], pk, st[1], pv, st[2], pm, sm, pkm,
+                                                        po, st[3], pgo, st[4], pl, scale, causal, p0, st[5], p1,
+                                                        st[6], p2, st[7])
             else:
-                rc = fnn_attention_masked_forward_f64(bh, sq, sk, d, pq, pk, pv, pm, sm, pkm, heads, scale, causal,
-                                                      p0, pl)
+                rc = fnn_attention_strided_forward_f64(b, h, sq, sk, d, pq, st[0], pk, st[1], pv, st[2], pm, sm, pkm,
+                                                       scale, causal, p0, st[3], pl)
     return check_rc(rc, w)
 
 

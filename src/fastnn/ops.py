@@ -648,9 +648,7 @@ def attention_forward_lse(q, k, v, *, causal=False, scale=None, attn_mask=None, 
     mask, key = attention_masks(attn_mask, key_padding_mask, q.shape, sk, q.dtype, name)
     out = np.empty_like(q)
     lse = np.empty((b, h, sq), q.dtype)
-    _C.attention_forward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d),
-                         _attn_scale(scale, d, name), bool(causal), out.reshape(b * h, sq, d), lse.reshape(b * h, sq),
-                         mask, key, h)
+    _C.attention_forward(q, k, v, _attn_scale(scale, d, name), bool(causal), out, lse, mask, key)
     return out, lse
 
 
@@ -667,10 +665,7 @@ def attention_backward_lse(grad_out, q, k, v, out, lse, *, causal=False, scale=N
     sk = k.shape[2]
     mask, key = attention_masks(attn_mask, key_padding_mask, q.shape, sk, q.dtype, name)
     dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
-    _C.attention_backward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d),
-                          out.reshape(b * h, sq, d), g.reshape(b * h, sq, d), lse.reshape(b * h, sq),
-                          _attn_scale(scale, d, name), bool(causal), dq.reshape(b * h, sq, d),
-                          dk.reshape(b * h, sk, d), dv.reshape(b * h, sk, d), mask, key, h)
+    _C.attention_backward(q, k, v, out, g, lse, _attn_scale(scale, d, name), bool(causal), dq, dk, dv, mask, key)
     return dq, dk, dv
 
 

@@ -470,6 +470,46 @@ int fnn_copy_strided_f64(int ndim, const int64_t *shape, const double *src, cons
 int fnn_sum_rows_f32(int64_t rows, int64_t cols, const float *a, int64_t lda, double beta, float *y);
 int fnn_sum_rows_f64(int64_t rows, int64_t cols, const double *a, int64_t lda, double beta, double *y);
 
+/* ==== ABI 1.6: attention on strided heads =============================== */
+/* Masked attention (as fnn_attention_masked_*) on b batch elements of
+ * `heads` heads, each tensor in any layout with unit stride along d: head h
+ * of batch element n of q has its row i at q[n * stride_q[0] + h *
+ * stride_q[1] + i * stride_q[2]], and likewise k, v, o and the gradients
+ * with their own three strides (elements, >= 0; the rows of a written
+ * tensor at least d apart).  So heads can be read from and written to the
+ * (batch, seq, heads * d) rows of a projection in place: q, k and v at
+ * offsets 0, E and 2 E of a (b, s, 3 E) array with strides {s * 3 E, d,
+ * 3 E}.  A written tensor's elements must be distinct and must not overlap
+ * what is read.  Head t = n * heads + h reads mask[t * stride_mask + i * sk
+ * + j] and key_mask[n * sk + j]; lse is contiguous (b, heads, sq).  The
+ * results are the same as the contiguous functions' on the same values. */
+int fnn_attention_strided_forward_f32(int64_t b, int64_t heads, int64_t sq, int64_t sk, int64_t d, const float *q,
+                                      const int64_t *stride_q, const float *k, const int64_t *stride_k,
+                                      const float *v, const int64_t *stride_v, const float *mask,
+                                      int64_t stride_mask, const float *key_mask, double scale, int causal, float *o,
+                                      const int64_t *stride_o, float *lse);
+int fnn_attention_strided_forward_f64(int64_t b, int64_t heads, int64_t sq, int64_t sk, int64_t d, const double *q,
+                                      const int64_t *stride_q, const double *k, const int64_t *stride_k,
+                                      const double *v, const int64_t *stride_v, const double *mask,
+                                      int64_t stride_mask, const double *key_mask, double scale, int causal,
+                                      double *o, const int64_t *stride_o, double *lse);
+int fnn_attention_strided_backward_f32(int64_t b, int64_t heads, int64_t sq, int64_t sk, int64_t d, const float *q,
+                                       const int64_t *stride_q, const float *k, const int64_t *stride_k,
+                                       const float *v, const int64_t *stride_v, const float *mask,
+                                       int64_t stride_mask, const float *key_mask, const float *o,
+                                       const int64_t *stride_o, const float *grad_out,
+                                       const int64_t *stride_grad_out, const float *lse, double scale, int causal,
+                                       float *grad_q, const int64_t *stride_grad_q, float *grad_k,
+                                       const int64_t *stride_grad_k, float *grad_v, const int64_t *stride_grad_v);
+int fnn_attention_strided_backward_f64(int64_t b, int64_t heads, int64_t sq, int64_t sk, int64_t d,
+                                       const double *q, const int64_t *stride_q, const double *k,
+                                       const int64_t *stride_k, const double *v, const int64_t *stride_v,
+                                       const double *mask, int64_t stride_mask, const double *key_mask,
+                                       const double *o, const int64_t *stride_o, const double *grad_out,
+                                       const int64_t *stride_grad_out, const double *lse, double scale, int causal,
+                                       double *grad_q, const int64_t *stride_grad_q, double *grad_k,
+                                       const int64_t *stride_grad_k, double *grad_v, const int64_t *stride_grad_v);
+
 #ifdef __cplusplus
 }
 #endif

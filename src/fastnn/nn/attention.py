@@ -100,7 +100,7 @@ class MultiheadAttention(Module):
         b = None if self.in_proj_bias is None else self.in_proj_bias[i * e:(i + 1) * e]
         w = (self.in_proj_weight[i * e:(i + 1) * e] if self._qkv_same_embed_dim else
              (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)[i])
-        return F.split_heads(F.linear(x, w, b), self.num_heads)
+        return F.linear(x, w, b)
 
     def forward(self, query, key=None, value=None, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
@@ -117,8 +117,11 @@ class MultiheadAttention(Module):
         same = key is query and value is query
         q_in = self._input(query, "query", self.embed_dim, dtype, qa.ndim)
         h = self.num_heads
+        # the projections' rows: one packed (N, L, 3 E) for self-attention
         if same and self._qkv_same_embed_dim:
-            q, k, v = F.split_heads(F.linear(q_in, self.in_proj_weight, self.in_proj_bias), h, 3)
+            q = F.linear(q_in, self.in_proj_weight, self.in_proj_bias)
+            k = v = None
+            l = s = q.shape[1]
         else:
             k_in = self._input(key, "key", self.kdim, dtype, qa.ndim)
             v_in = self._input(value, "value", self.vdim, dtype, qa.ndim)
@@ -126,18 +129,20 @@ class MultiheadAttention(Module):
                 raise self._error(f"query {tuple(qa.shape)}, key {_shape(key)} and value {_shape(value)} do not "
                                   f"agree in batch size and key length")
             q, k, v = self._proj(0, q_in), self._proj(1, k_in), self._proj(2, v_in)
-        l, s = q.shape[2], k.shape[2]
+            l, s = q.shape[1], k.shape[1]
         kpm = F._mask_array(key_padding_mask, name, "key_padding_mask")
         if kpm is not None and not batched:
             kpm = np.asarray(kpm)[None] if np.ndim(kpm) == 1 else kpm
-        mask, key_mask = ops.attention_masks(F._mask_array(attn_mask, name, "attn_mask"), kpm, q.shape, s, dtype,
-                                             name, hide=True)
+        mask, key_mask = ops.attention_masks(F._mask_array(attn_mask, name, "attn_mask"), kpm,
+                                             (q.shape[0], h, l, self.head_dim), s, dtype, name, hide=True)
         drop = self.dropout if self.training else 0.0
         if need_weights or drop:
+            q, k, v = F.split_heads(q, h, 3) if k is None else (F.split_heads(x, h) for x in (q, k, v))
             o, p = F.explicit_attention(q, k, v, mask, key_mask, is_causal, None, drop, name)
+            o = F.merge_heads(o)
         else:
-            o, p = F.fused_attention(q, k, v, mask, key_mask, is_causal, None, name), None
-        out = self.out_proj(F.merge_heads(o))
+            o, p = F.heads_attention(q, k, v, h, mask, key_mask, is_causal, name), None
+        out = self.out_proj(o)
         if not batched:
             out = out.reshape(l, self.embed_dim)
         elif not self.batch_first:

@@ -811,14 +811,9 @@ class AttentionBackward(Node):
 
     def backward(self, g):
         q, k, v = self.q, self.k, self.v
-        b, h, sq, d = q.shape
-        sk = k.shape[2]
-        g = _contig(g)
         dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
-        _C.attention_backward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d),
-                              self.o.reshape(b * h, sq, d), g.reshape(b * h, sq, d), self.lse.reshape(b * h, sq),
-                              self.scale, self.causal, dq.reshape(b * h, sq, d), dk.reshape(b * h, sk, d),
-                              dv.reshape(b * h, sk, d), self.mask, self.key_mask, h)
+        _C.attention_backward(q, k, v, self.o, _contig(g), self.lse, self.scale, self.causal, dq, dk, dv, self.mask,
+                              self.key_mask)
         return dq, dk, dv
 
     def release(self):
@@ -861,14 +856,80 @@ def fused_attention(query, key, value, mask, key_mask, causal, scale, name="scal
     sc = ops._attn_scale(scale, d, name)
     o = np.empty_like(q)
     lse = np.empty((b, h, sq), q.dtype)
-    _C.attention_forward(q.reshape(b * h, sq, d), k.reshape(b * h, sk, d), v.reshape(b * h, sk, d), sc,
-                         bool(causal), o.reshape(b * h, sq, d), lse.reshape(b * h, sq), mask, key_mask, h)
+    _C.attention_forward(q, k, v, sc, bool(causal), o, lse, mask, key_mask)
     if not needs_grad(query, key, value):
         return wrap(o)
     node = AttentionBackward()
     node.q, node.k, node.v, node.o, node.lse, node.scale, node.causal = q, k, v, o, lse, sc, bool(causal)
     node.mask, node.key_mask = mask, key_mask
     return record(node, (_t(query), _t(key), _t(value)), o)
+
+
+def _heads(a, heads, parts=1):
+    """Views (N, H, S, D) of the heads in the rows of a (N, S, parts * H * D):
+    a tuple of `parts`, no copy (attention reads and writes them in place)."""
+    n, s, pe = a.shape
+    d = pe // parts // heads
+    return tuple(a.reshape(n, s, parts, heads, d).transpose(2, 0, 3, 1, 4))
+
+
+class HeadsAttentionBackward(Node):
+    __slots__ = ("q", "k", "v", "o", "lse", "scale", "causal", "mask", "key_mask", "heads")
+    name = "MultiheadAttentionBackward"
+
+    def backward(self, g):
+        h, q, k, v = self.heads, self.q, self.k, self.v
+        go = _heads(_contig(g), h)[0]
+        if k is None:  # q, k and v are the three parts of one (N, L, 3 E) projection
+            dqkv = np.empty(q.shape, q.dtype)
+            (q, k, v), (dq, dk, dv) = _heads(q, h, 3), _heads(dqkv, h, 3)
+            grads = (dqkv,)
+        else:
+            grads = (np.empty_like(q), np.empty_like(k), np.empty_like(v))
+            (q,), (k,), (v,) = _heads(q, h), _heads(k, h), _heads(v, h)
+            (dq,), (dk,), (dv,) = (_heads(x, h) for x in grads)
+        _C.attention_backward(q, k, v, _heads(self.o, h)[0], go, self.lse, self.scale, self.causal, dq, dk, dv,
+                              self.mask, self.key_mask)
+        return grads
+
+    def release(self):
+        self.q = self.k = self.v = self.o = self.lse = self.mask = self.key_mask = None
+
+
+def heads_attention(query, key, value, heads, mask, key_mask, causal, name="MultiheadAttention"):
+    """Multi-head attention on projection rows, with no copy of the heads:
+    query (N, L, E), key and value (N, S, E) -> (N, L, E), head h the columns
+    [h D, (h + 1) D) of every row; or key and value None and query the
+    packed (N, L, 3 E) rows of a self-attention's q, k and v projection.
+    Masks as ops.attention_masks gives them for queries (N, H, L, D)."""
+    packed = key is None
+    qa = _in(query, name, "query")
+    if packed:
+        n, l, e3 = qa.shape
+        if e3 % (3 * heads):
+            raise ValueError(f"{name}: packed projection of shape {qa.shape} is not 3 x {heads} heads")
+        q, k, v = _heads(qa, heads, 3)
+    else:
+        ka, va = _in(key, name, "key", qa.dtype), _in(value, name, "value", qa.dtype)
+        if ka.shape != va.shape or ka.shape[0] != qa.shape[0] or ka.shape[2] != qa.shape[2] or qa.shape[2] % heads:
+            raise ValueError(f"{name}: query {qa.shape}, key {ka.shape} and value {va.shape} are not (N, L, E), "
+                             f"(N, S, E), (N, S, E) with E divisible by {heads} heads")
+        (q,), (k,), (v,) = _heads(qa, heads), _heads(ka, heads), _heads(va, heads)
+    n, h, l, d = q.shape
+    if l and not k.shape[2]:
+        raise ValueError(f"{name}: no keys (key has shape {k.shape})")
+    out = np.empty((n, l, h * d), qa.dtype)
+    lse = np.empty((n, h, l), qa.dtype)
+    sc = ops._attn_scale(None, d, name)
+    _C.attention_forward(q, k, v, sc, bool(causal), _heads(out, h)[0], lse, mask, key_mask)
+    inputs = (query,) if packed else (query, key, value)
+    if not needs_grad(*inputs):
+        return wrap(out)
+    node = HeadsAttentionBackward()
+    node.q, node.k, node.v = (qa, None, None) if packed else (qa, ka, va)
+    node.o, node.lse, node.scale, node.causal, node.heads = out, lse, sc, bool(causal), h
+    node.mask, node.key_mask = mask, key_mask
+    return record(node, tuple(_t(x) for x in inputs), out)
 
 
 def explicit_attention(query, key, value, mask, key_mask, causal, scale, dropout_p=0.0,
