@@ -12,6 +12,7 @@
 #include "fastnn/fastnn.h"
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #else
@@ -54,6 +55,10 @@ static int fnn_attn_strides_check(int64_t b, int64_t heads, int64_t rows, int64_
         return FNN_EOVERFLOW;
     return FNN_OK;
 }
+
+/* The dense copies of a group of heads in the backward (attn_driver.inc)
+ * stay within about half of a core's L2. */
+#define ATTN_GROUP_BYTES (512 * 1024)
 
 /* Where head t (= batch element t / heads, head t % heads) of x starts. */
 #define ATTN_HEAD(x, s, t, heads) ((x) + (t) / (heads) * (s)[0] + (t) % (heads) * (s)[1])
