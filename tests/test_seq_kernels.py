@@ -297,6 +297,20 @@ def test_attention_on_strided_heads_is_the_contiguous_attention(isa, dtype, caus
     assert_bit_identical([want] + results)
 
 
+@pytest.mark.parametrize("qs,ks", [((0, 2, 5, 4), (0, 2, 5, 4)), ((1, 2, 0, 4), (1, 2, 3, 4)),
+                                   ((1, 2, 3, 0), (1, 2, 3, 0))])
+def test_attention_empty(qs, ks):
+    """No batch, no queries (the key and value gradients are zeros) or a head
+    dimension of 0: empty arrays, whatever their strides."""
+    rng = np.random.default_rng(8)
+    q, k = rng.random(qs).astype(np.float32), rng.random(ks).astype(np.float32)
+    o = ops.scaled_dot_product_attention(q, k, k)
+    assert o.shape == qs and not o.any()
+    dq, dk, dv = ops.scaled_dot_product_attention_backward(np.ones_like(o), q, k, k)
+    assert (dq.shape, dk.shape, dv.shape) == (qs, ks, ks)
+    assert not dq.any() and not dk.any() and not dv.any()
+
+
 def test_attention_strided_bad_layouts():
     q = np.zeros((2, 3, 5, 4), np.float32)
     o, lse = np.empty_like(q), np.empty((2, 3, 5), np.float32)

@@ -256,6 +256,9 @@ cdef void *_heads_arr(object a, object dtype, tuple shape, str what, str name, i
         raise ValueError(f"{what}: {name} is read-only")
     cdef int64_t item = arr.itemsize, i
     cdef tuple st = (<object>arr).strides
+    if arr.size == 0:  # nothing is read or written: any strides
+        strides[0] = strides[1] = strides[2] = 0
+        return cnp.PyArray_DATA(arr)
     for i in range(4):
         if shape[i] > 1 and (st[i] < 0 or st[i] % item or (i == 3 and st[i] != item)):
             raise ValueError(f"{what}: {name} has strides {st}; expected unit stride along the last axis and "
