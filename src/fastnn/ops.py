@@ -661,9 +661,8 @@ def attention_backward_lse(grad_out, q, k, v, out, lse, *, causal=False, scale=N
     _C.same_shape(g, q, name, "grad_out", "q")
     out = _C.as_float_array(out, name, "out")
     lse = _C.as_float_array(lse, name, "lse")
-    b, h, sq, d = q.shape
-    sk = k.shape[2]
-    mask, key = attention_masks(attn_mask, key_padding_mask, q.shape, sk, q.dtype, name)
+    mask, key = attention_masks(attn_mask, key_padding_mask, q.shape, k.shape[2], q.dtype, name)
+    d = q.shape[3]
     dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
     _C.attention_backward(q, k, v, out, g, lse, _attn_scale(scale, d, name), bool(causal), dq, dk, dv, mask, key)
     return dq, dk, dv

@@ -852,7 +852,6 @@ def fused_attention(query, key, value, mask, key_mask, causal, scale, name="scal
     no Sq x Sk array."""
     q, k, v = _attention_qkv(query, key, value, name)
     b, h, sq, d = q.shape
-    sk = k.shape[2]
     sc = ops._attn_scale(scale, d, name)
     o = np.empty_like(q)
     lse = np.empty((b, h, sq), q.dtype)
@@ -865,12 +864,17 @@ def fused_attention(query, key, value, mask, key_mask, causal, scale, name="scal
     return record(node, (_t(query), _t(key), _t(value)), o)
 
 
+def _parts_heads(a, heads, parts):
+    """The view (parts, N, H, S, D) of the heads in the rows of a (N, S,
+    parts * H * D)."""
+    n, s, pe = a.shape
+    return a.reshape(n, s, parts, heads, pe // parts // heads).transpose(2, 0, 3, 1, 4)
+
+
 def _heads(a, heads, parts=1):
     """Views (N, H, S, D) of the heads in the rows of a (N, S, parts * H * D):
     a tuple of `parts`, no copy (attention reads and writes them in place)."""
-    n, s, pe = a.shape
-    d = pe // parts // heads
-    return tuple(a.reshape(n, s, parts, heads, d).transpose(2, 0, 3, 1, 4))
+    return tuple(_parts_heads(a, heads, parts))
 
 
 class HeadsAttentionBackward(Node):
@@ -1007,10 +1011,8 @@ def split_heads(x, num_heads, parts=1):
     """(N, L, parts * H * D) -> parts arrays (N, H, L, D), contiguous (one
     tuple for parts > 1)."""
     a = _in(x, "split_heads")
-    n, l, pe = a.shape
-    d = pe // parts // num_heads
     # one threaded copy into (parts, N, H, L, D): each part is a contiguous view
-    outs = tuple(_C.relayout(a.reshape(n, l, parts, num_heads, d).transpose(2, 0, 3, 1, 4)))
+    outs = tuple(_C.relayout(_parts_heads(a, num_heads, parts)))
     if not needs_grad(x):
         res = tuple(wrap(o) for o in outs)
         return res if parts > 1 else res[0]
