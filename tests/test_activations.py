@@ -211,6 +211,70 @@ def test_backward(name, dtype, isa):
     assert np.all(err[finite] <= tol[finite]), f"{name}: x={x[bad]!r} g={g[bad]!r} got {d[bad]!r} want {ref[bad]!r}"
 
 
+# ---------------------------------------------------------------- forward with the derivative
+
+ALL_UNARY = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu", "elu"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ALL_UNARY)
+def test_forward_grad_is_the_forward_and_the_backward(name, dtype, isa):
+    """act_forward_grad's y is act_forward's to the bit, and g * dydx is
+    act_backward's (relu's zeros may differ in sign only), at 1 and 2
+    threads, special values included; dydx matches the float64 derivative."""
+    from fastnn import _C
+    op = getattr(_C, "ACT_" + name.upper())
+    alpha = {"leaky_relu": 0.01, "elu": 0.2}.get(name, 0.0)  # the references' slope
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.standard_normal(20000) * 4, np.linspace(-40, 40, 8001),
+                        [np.inf, -np.inf, np.nan, 0.0, -0.0, 1e-30, -1e-30, 1e30, -1e30]]).astype(dtype)
+    g = rng.standard_normal(x.size).astype(dtype)
+    runs = []
+    for nt in (1, 2):
+        fastnn.set_num_threads(nt)
+        runs.append(_C.act_forward_grad(op, x, None, None, alpha))
+    fastnn.set_num_threads(2)
+    assert runs[0][0].tobytes() == runs[1][0].tobytes() and runs[0][1].tobytes() == runs[1][1].tobytes()
+    y, d = runs[0]
+    assert y.tobytes() == _C.act_forward(op, x, None, alpha).tobytes()
+    saved = y if name in SAVES_Y else x
+    want = _C.act_backward(op, g, saved, None, alpha)
+    got = _C.mul(g, d)
+    if name == "relu":
+        assert np.array_equal(got, want) and np.signbit(want[want == 0]).sum() == 0
+    else:
+        assert got.tobytes() == want.tobytes(), name
+    if name in UNARY:
+        ref = ref_backward(name, np.ones_like(x), saved)
+        finite = np.isfinite(ref) & np.isfinite(x)
+        err = np.abs(d.astype(np.float64) - ref)
+        tol = backward_tol(ref, np.ones_like(x))
+        assert np.all(err[finite] <= tol[finite]), name
+    # given outputs, written in place; y may be x itself
+    yo, do = np.full_like(x, np.nan), np.full_like(x, np.nan)
+    r = _C.act_forward_grad(op, x, yo, do, alpha)
+    assert r[0] is yo and r[1] is do and yo.tobytes() == y.tobytes() and do.tobytes() == d.tobytes()
+    xi = x.copy()
+    _C.act_forward_grad(op, xi, xi, do, alpha)
+    assert xi.tobytes() == y.tobytes()
+
+
+def test_forward_grad_checks():
+    from fastnn import _C
+    x = np.ones(8, np.float32)
+    with pytest.raises(ValueError, match="unknown op"):
+        _C.act_forward_grad(99, x, None, None, 0.0)
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.act_forward_grad(_C.ACT_GELU, x, None, x, 0.0)
+    buf = np.zeros(16, np.float32)
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.act_forward_grad(_C.ACT_GELU, x, buf[:8], buf[4:12], 0.0)
+    with pytest.raises(TypeError, match="dtype mismatch"):
+        _C.act_forward_grad(_C.ACT_GELU, x, None, np.zeros(8), 0.0)
+    with pytest.raises(ValueError, match="size mismatch"):
+        _C.act_forward_grad(_C.ACT_GELU, x, np.zeros(4, np.float32), None, 0.0)
+
+
 # ---------------------------------------------------------------- softmax family
 
 def ref_softmax(x, axis):

@@ -1,4 +1,4 @@
-"""Elementwise add, column sums and the strided copy (csrc/elem/) against NumPy, on every
+"""Elementwise add and product, column sums and the strided copy (csrc/elem/) against NumPy, on every
 ISA the CPU has, in float32 and float64, bit-identical at 1 and 2 threads;
 and their use on the autograd paths (residual adds, gradient sums,
 attention heads), which must give NumPy's bits."""
@@ -10,12 +10,12 @@ from fastnn import _C, nn
 from fastnn.nn import functional as F
 from nn_helpers import DTYPES, ISAS, assert_bit_identical, at_threads, isa, using  # noqa: F401
 
-COVERED = {"add": "test_add_matches_numpy", "sum_rows": "test_sum_rows_matches_numpy"}
+COVERED = {"add": "test_add_matches_numpy", "mul": "test_mul_matches_numpy", "sum_rows": "test_sum_rows_matches_numpy"}
 
 
 def test_every_kernel_of_this_area_is_tested():
     names = {k.split("__")[0][len("fnn_f32_"):] for k in fastnn.config()["kernels"]}
-    assert {n for n in names if n in ("add", "sum_rows")} == set(COVERED)
+    assert {n for n in names if n in ("add", "mul", "sum_rows")} == set(COVERED)
     for isa_name in ISAS:
         with using(isa=isa_name):
             ks = fastnn.config()["kernels"]
@@ -63,6 +63,36 @@ def test_add_in_place_and_checks(dtype):
         _C.add(a[:, ::2], b[:, ::2])
     with pytest.raises(TypeError, match="int64"):
         _C.add(np.ones(4, np.int64), np.ones(4, np.int64))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mul_matches_numpy(isa, dtype):
+    rng = np.random.default_rng(4)
+    for n in SIZES:
+        a = rng.standard_normal(n).astype(dtype)
+        b = rng.standard_normal(n).astype(dtype)
+        if n > 8:  # special values: products of them are NumPy's too
+            a[:8] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e-30, 3.0]
+            b[:8] = [-2.0, 5.0, 0.0, -1.0, 1.0, 1e30, 1e-30, np.inf]
+        with np.errstate(all="ignore"):
+            want = a * b
+        got = at_threads(lambda: _C.mul(a, b))
+        assert_bit_identical(got)
+        assert got[0].tobytes() == want.tobytes(), n
+        got = at_threads(lambda: _C.mul(a, b, 0.5))  # a power of two: exact
+        assert_bit_identical(got)
+        with np.errstate(all="ignore"):
+            assert got[0].tobytes() == (want * dtype(0.5)).tobytes(), n
+    a = rng.standard_normal((300, 301)).astype(dtype)
+    b = rng.standard_normal((300, 301)).astype(dtype)
+    want = a * b
+    assert _C.mul(a, b, 1.0, b) is b and b.tobytes() == want.tobytes()
+    with pytest.raises(TypeError, match="dtype mismatch"):
+        _C.mul(a, b.astype(np.float32 if dtype == np.float64 else np.float64))
+    with pytest.raises(ValueError, match="size mismatch"):
+        _C.mul(a, b[:10])
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.mul(a[:, ::2], b[:, ::2])
 
 
 # shapes around the vector widths, the 64-column blocks and the 2-thread threshold

@@ -20,6 +20,7 @@ static const int64_t fnn_act_grain[FNN_ACT_COUNT] = {
 
 #define FNN_FWD_ENTRY(unused, o) fnn_active->FNN_CAT(o##_fwd_, DT),
 #define FNN_BWD_ENTRY(unused, o) fnn_active->FNN_CAT(o##_bwd_, DT),
+#define FNN_FWD_GRAD_ENTRY(unused, o) fnn_active->FNN_CAT(o##_fwd_grad_, DT),
 
 #define T float
 #define DT f32

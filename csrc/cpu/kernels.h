@@ -13,7 +13,10 @@ typedef void fnn_unary_fwd_f64_t(int64_t n, const double *x, double *y, double a
 /* Elementwise dx = g * f'(.) from what the forward saved (x or y). */
 typedef void fnn_unary_bwd_f32_t(int64_t n, const float *g, const float *saved, float *dx, float alpha);
 typedef void fnn_unary_bwd_f64_t(int64_t n, const double *g, const double *saved, double *dx, double alpha);
-/* Elementwise y = a + alpha b (elem/elem_body.inc). */
+/* Elementwise y = f(x) and d = f'(x), what the backward multiplies g by. */
+typedef void fnn_unary_fwd_grad_f32_t(int64_t n, const float *x, float *y, float *d, float alpha);
+typedef void fnn_unary_fwd_grad_f64_t(int64_t n, const double *x, double *y, double *d, double alpha);
+/* Elementwise y = a + alpha b, or y = alpha a b (elem/elem_body.inc). */
 typedef void fnn_binary_f32_t(int64_t n, const float *a, const float *b, float *y, float alpha);
 typedef void fnn_binary_f64_t(int64_t n, const double *a, const double *b, double *y, double alpha);
 /* Column sums of a block of at most FNN_SUM_ROWS_W columns (elem/elem_body.inc):
@@ -145,7 +148,8 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
     X(K, relu) X(K, leaky_relu) X(K, sigmoid) X(K, tanh) X(K, gelu) X(K, gelu_tanh) X(K, silu) X(K, elu)
 #define FNN_ACT_ROW_OPS(X, K) X(K, softmax) X(K, log_softmax)
 
-#define FNN_ACT_UNARY_KERNELS_(K, op) K(op##_fwd, fnn_unary_fwd) K(op##_bwd, fnn_unary_bwd)
+#define FNN_ACT_UNARY_KERNELS_(K, op) \
+    K(op##_fwd, fnn_unary_fwd) K(op##_bwd, fnn_unary_bwd) K(op##_fwd_grad, fnn_unary_fwd_grad)
 #define FNN_ACT_ROW_KERNELS_(K, op) K(op##_fwd, fnn_row_fwd) K(op##_bwd, fnn_row_bwd)
 
 /* GEMM, in gemm/gemm_body.inc.  The epilogue applied to each output tile
@@ -323,7 +327,7 @@ FNN_CONV_SIGS_(double, f64)
 /* Cross-entropy, in act/cross_entropy_body.inc. */
 #define FNN_CE_KERNELS(K) K(cross_entropy_index_row, fnn_ce_index_row) K(cross_entropy_prob_row, fnn_ce_prob_row)
 /* Elementwise arithmetic, in elem/elem_body.inc. */
-#define FNN_ELEM_KERNELS(K) K(add, fnn_binary) K(sum_rows, fnn_sum_rows)
+#define FNN_ELEM_KERNELS(K) K(add, fnn_binary) K(mul, fnn_binary) K(sum_rows, fnn_sum_rows)
 /* Normalisation, in norm/norm_body.inc. */
 #define FNN_NORM_KERNELS(K)                                                            \
     K(layer_norm_fwd_rows, fnn_ln_fwd_rows) K(layer_norm_bwd_row, fnn_ln_bwd_row)       \

@@ -204,14 +204,21 @@ def act_forward(int op, cnp.ndarray x, y, double alpha):
     Returns y."""
     cdef cnp.ndarray Y = _out_like(x, y)
     _same(x, Y, "act_forward")
-    cdef int rc
-    if cnp.PyArray_TYPE(x) == cnp.NPY_FLOAT32:
-        rc = _act(F32, op, x, x, Y, alpha, False)
-    else:
-        rc = _act(F64, op, x, x, Y, alpha, False)
-    if rc != FNN_OK:
-        _act_error(rc, op, "act_forward")
+    _act_call(op, x, x, Y, Y, alpha, 0, "act_forward")
     return Y
+
+def act_forward_grad(int op, cnp.ndarray x, y, dydx, double alpha):
+    """y = act(x) and dydx = act'(x) in one pass, dydx being what
+    act_backward multiplies g by (g * dydx is its result); None allocates
+    either.  Returns (y, dydx)."""
+    cdef cnp.ndarray Y = _out_like(x, y)
+    cdef cnp.ndarray D = _out_like(x, dydx)
+    _same(x, Y, "act_forward_grad")
+    _same(x, D, "act_forward_grad")
+    if dydx is not None and (np.may_share_memory(D, x) or (y is not None and np.may_share_memory(D, Y))):
+        raise ValueError("act_forward_grad: dydx overlaps x or y")
+    _act_call(op, x, x, Y, D, alpha, 2, "act_forward_grad")
+    return Y, D
 
 def act_backward(int op, cnp.ndarray g, cnp.ndarray saved, dx, double alpha):
     """dx = g * act'(saved) (saved: x, or y for sigmoid and tanh); dx=None
@@ -219,38 +226,50 @@ def act_backward(int op, cnp.ndarray g, cnp.ndarray saved, dx, double alpha):
     cdef cnp.ndarray D = _out_like(g, dx)
     _same(g, saved, "act_backward")
     _same(g, D, "act_backward")
-    cdef int rc
-    if cnp.PyArray_TYPE(g) == cnp.NPY_FLOAT32:
-        rc = _act(F32, op, g, saved, D, alpha, True)
-    else:
-        rc = _act(F64, op, g, saved, D, alpha, True)
-    if rc != FNN_OK:
-        _act_error(rc, op, "act_backward")
+    _act_call(op, g, saved, D, D, alpha, 1, "act_backward")
     return D
 
 
-cdef inline int _act(real *kind, int op, cnp.ndarray a, cnp.ndarray saved, cnp.ndarray out, double alpha,
-                     bint backward) noexcept:
-    """C's return code for out = act(a), or for the backward out = a *
-    act'(saved).  No Python here: this is the call of every activation
-    node, forward and backward, and inlines into its binding."""
+cdef inline int _act(real *kind, int op, cnp.ndarray a, cnp.ndarray saved, cnp.ndarray out, cnp.ndarray out2,
+                     double alpha, int mode) noexcept:
+    """C's return code for out = act(a) (mode 0), for the backward out = a *
+    act'(saved) (mode 1), or for out = act(a) and out2 = act'(a) (mode 2).
+    No Python here: this is the call of every activation node, forward and
+    backward, and inlines into _act_call."""
     cdef int64_t n = cnp.PyArray_SIZE(a)
     cdef const real *pa = <const real *>cnp.PyArray_DATA(a)
     cdef const real *ps = <const real *>cnp.PyArray_DATA(saved)
     cdef real *po = <real *>cnp.PyArray_DATA(out)
+    cdef real *po2 = <real *>cnp.PyArray_DATA(out2)
     cdef int rc
     with nogil:
         if real is float:
-            if backward:
+            if mode == 1:
                 rc = fnn_act_backward_f32(op, n, pa, ps, po, <float>alpha)
+            elif mode == 2:
+                rc = fnn_act_forward_grad_f32(op, n, pa, po, po2, <float>alpha)
             else:
                 rc = fnn_act_forward_f32(op, n, pa, po, <float>alpha)
         else:
-            if backward:
+            if mode == 1:
                 rc = fnn_act_backward_f64(op, n, pa, ps, po, alpha)
+            elif mode == 2:
+                rc = fnn_act_forward_grad_f64(op, n, pa, po, po2, alpha)
             else:
                 rc = fnn_act_forward_f64(op, n, pa, po, alpha)
     return rc
+
+
+cdef int _act_call(int op, cnp.ndarray a, cnp.ndarray saved, cnp.ndarray out, cnp.ndarray out2, double alpha,
+                   int mode, str what) except -1:
+    cdef int rc
+    if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32:
+        rc = _act(F32, op, a, saved, out, out2, alpha, mode)
+    else:
+        rc = _act(F64, op, a, saved, out, out2, alpha, mode)
+    if rc != FNN_OK:
+        _act_error(rc, op, what)
+    return 0
 
 
 cdef int _act_error(int rc, int op, str what) except -1:

@@ -7,19 +7,31 @@ def add(cnp.ndarray a, cnp.ndarray b, double alpha=1.0, out=None):
     """out = a + alpha * b for C-contiguous arrays of one dtype and size
     (alpha 1 or -1: exactly NumPy's a + b or a - b).  out may be a or b;
     None allocates it.  Returns out."""
+    return _binary(a, b, alpha, out, False, "add")
+
+
+def mul(cnp.ndarray a, cnp.ndarray b, double alpha=1.0, out=None):
+    """out = (a * b) * alpha for C-contiguous arrays of one dtype and size
+    (alpha 1: exactly NumPy's a * b).  out may be a or b; None allocates
+    it.  Returns out."""
+    return _binary(a, b, alpha, out, True, "mul")
+
+
+cdef cnp.ndarray _binary(cnp.ndarray a, cnp.ndarray b, double alpha, out, bint product, str what):
     cdef cnp.ndarray Y = _out_like(a, out)
-    _same(a, b, "add")
-    _same(a, Y, "add")
+    _same(a, b, what)
+    _same(a, Y, what)
     cdef int rc
     if cnp.PyArray_TYPE(a) == cnp.NPY_FLOAT32:
-        rc = _add(F32, a, b, alpha, Y)
+        rc = _binary_c(F32, a, b, alpha, Y, product)
     else:
-        rc = _add(F64, a, b, alpha, Y)
-    check_rc(rc, "add")
+        rc = _binary_c(F64, a, b, alpha, Y, product)
+    check_rc(rc, what)
     return Y
 
 
-cdef inline int _add(real *kind, cnp.ndarray a, cnp.ndarray b, double alpha, cnp.ndarray y) noexcept:
+cdef inline int _binary_c(real *kind, cnp.ndarray a, cnp.ndarray b, double alpha, cnp.ndarray y,
+                          bint product) noexcept:
     cdef int64_t n = cnp.PyArray_SIZE(a)
     cdef const real *pa = <const real *>cnp.PyArray_DATA(a)
     cdef const real *pb = <const real *>cnp.PyArray_DATA(b)
@@ -27,9 +39,9 @@ cdef inline int _add(real *kind, cnp.ndarray a, cnp.ndarray b, double alpha, cnp
     cdef int rc
     with nogil:
         if real is float:
-            rc = fnn_add_f32(n, pa, pb, alpha, py)
+            rc = fnn_mul_f32(n, pa, pb, alpha, py) if product else fnn_add_f32(n, pa, pb, alpha, py)
         else:
-            rc = fnn_add_f64(n, pa, pb, alpha, py)
+            rc = fnn_mul_f64(n, pa, pb, alpha, py) if product else fnn_add_f64(n, pa, pb, alpha, py)
     return rc
 
 
@@ -190,9 +202,9 @@ cpdef object sum_arrays(object a, object b, double sign):
                 and cnp.PyArray_SAMESHAPE(x, y)):
             out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), t, 0)
             if t == cnp.NPY_FLOAT32:
-                rc = _add(F32, x, y, sign, out)
+                rc = _binary_c(F32, x, y, sign, out, False)
             else:
-                rc = _add(F64, x, y, sign, out)
+                rc = _binary_c(F64, x, y, sign, out, False)
             check_rc(rc, "add")
             return out
     return a + b if sign > 0 else a - b

@@ -317,3 +317,9 @@ cdef extern from "fastnn/fastnn.h" nogil:
                                            int causal, double *grad_q, const int64_t *stride_grad_q, double *grad_k,
                                            const int64_t *stride_grad_k, double *grad_v,
                                            const int64_t *stride_grad_v)
+
+    # ---- ABI 1.7: activation with its derivative, elementwise product
+    int fnn_act_forward_grad_f32(int op, int64_t n, const float *x, float *y, float *dydx, float alpha)
+    int fnn_act_forward_grad_f64(int op, int64_t n, const double *x, double *y, double *dydx, double alpha)
+    int fnn_mul_f32(int64_t n, const float *a, const float *b, double alpha, float *y)
+    int fnn_mul_f64(int64_t n, const double *a, const double *b, double alpha, double *y)

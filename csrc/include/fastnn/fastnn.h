@@ -510,6 +510,21 @@ int fnn_attention_strided_backward_f64(int64_t b, int64_t heads, int64_t sq, int
                                        double *grad_q, const int64_t *stride_grad_q, double *grad_k,
                                        const int64_t *stride_grad_k, double *grad_v, const int64_t *stride_grad_v);
 
+/* ==== ABI 1.7: activation with its derivative, elementwise product ====== */
+/* y[i] = f(x[i]) as fnn_act_forward, and dydx[i] = f'(x[i]): what the op's
+ * backward multiplies grad_out by, so grad_out[i] * dydx[i] is
+ * fnn_act_backward's grad_in[i] bit for bit for every finite grad_out (but
+ * relu's +0 where it may be -0).  For gelu, gelu_tanh and silu the two come
+ * from the same transcendentals, for little more than the forward costs, and
+ * a backward from dydx (fnn_mul) is one pass over memory.  y and dydx must
+ * not overlap each other; y may equal x. */
+int fnn_act_forward_grad_f32(int op, int64_t n, const float *x, float *y, float *dydx, float alpha);
+int fnn_act_forward_grad_f64(int op, int64_t n, const double *x, double *y, double *dydx, double alpha);
+/* y = (a * b) * alpha over n elements (alpha 1: the correctly rounded
+ * product).  y may be a or b, but must not otherwise overlap them. */
+int fnn_mul_f32(int64_t n, const float *a, const float *b, double alpha, float *y);
+int fnn_mul_f64(int64_t n, const double *a, const double *b, double alpha, double *y);
+
 #ifdef __cplusplus
 }
 #endif

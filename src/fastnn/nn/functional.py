@@ -22,7 +22,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _INT64 = np.dtype(np.int64)
 
 _RELU, _LEAKY_RELU, _SIGMOID, _TANH = _C.ACT_RELU, _C.ACT_LEAKY_RELU, _C.ACT_SIGMOID, _C.ACT_TANH
-_GELU, _GELU_TANH = _C.ACT_GELU, _C.ACT_GELU_TANH
+_GELU, _GELU_TANH, _SILU = _C.ACT_GELU, _C.ACT_GELU_TANH, _C.ACT_SILU
 _SOFTMAX, _LOG_SOFTMAX = _C.ROW_SOFTMAX, _C.ROW_LOG_SOFTMAX
 
 
@@ -200,26 +200,41 @@ _ACT_NODE_NAMES = {_C.ACT_RELU: "ReluBackward", _C.ACT_LEAKY_RELU: "LeakyReluBac
 
 
 class ActBackward(Node):
-    __slots__ = ("op", "saved", "alpha")
+    """The backward from what the forward saved: x or y (op's own backward
+    kernel), or the derivative itself (a product, `derivative` set)."""
+    __slots__ = ("op", "saved", "alpha", "derivative")
 
     @property
     def name(self):
         return _ACT_NODE_NAMES[self.op]
 
     def backward(self, g):
+        if self.derivative:
+            return (_C.mul(_contig(g), self.saved),)
         return (_C.act_backward(self.op, _contig(g), self.saved, None, self.alpha),)
 
     def release(self):
         self.saved = None
 
 
+# Ops whose derivative shares the forward's transcendentals: with a graph,
+# the forward also writes f'(x) (for little more than f(x) costs) and the
+# backward is one product, in place of recomputing them from x.
+_DERIVATIVE_IN_FORWARD = frozenset((_GELU, _GELU_TANH, _SILU))
+
+
 def _act(op, x, alpha, save_output, name):
     a = _in(x, name)
-    y = _C.act_forward(op, a, None, alpha)
     if not needs_grad(x):
-        return wrap(y)
+        return wrap(_C.act_forward(op, a, None, alpha))
     node = ActBackward()
-    node.op, node.saved, node.alpha = op, (y if save_output else a), alpha
+    node.op, node.alpha = op, alpha
+    node.derivative = op in _DERIVATIVE_IN_FORWARD
+    if node.derivative:
+        y, node.saved = _C.act_forward_grad(op, a, None, None, alpha)
+    else:
+        y = _C.act_forward(op, a, None, alpha)
+        node.saved = y if save_output else a
     return record(node, (x,), y)
 
 
