@@ -193,6 +193,7 @@ typedef struct fnn_gemm_info {
     int nc_panels;         /* NR micro-panels in a B panel a thread packs for itself (convolution's items) */
     int mc_scatter;        /* rows of a product computed into a buffer, then scattered (col2im) */
     int pack_strided_at_k; /* see GEMM_PACK_STRIDED_AT_K in gemm_body.inc */
+    int direct_at_step;    /* bytes; see GEMM_DIRECT_AT_STEP in gemm_body.inc */
 } fnn_gemm_info;
 /* The k block for k (> 0) summed in blocks of at most kc: equal blocks,
  * multiples of 8, rather than full ones and a short last one (784 in
