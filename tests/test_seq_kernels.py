@@ -18,7 +18,7 @@ COVERED = {
     "lstm_cell_fwd": "test_lstm_cell", "lstm_cell_bwd": "test_lstm_cell",
     "gru_cell_fwd": "test_gru_cell", "gru_cell_bwd": "test_gru_cell",
     "embedding_bwd_row": "test_embedding",
-    "attn_fwd_block": "test_attention", "attn_bwd_head": "test_attention",
+    "attn_fwd_block": "test_attention", "attn_bwd_head": "test_attention", "attn_transpose": "test_attention",
 }
 AREAS = ("_cell_", "embedding_", "attn_")
 

@@ -132,6 +132,11 @@ typedef void fnn_attn_bwd_head_f64_t(int64_t sq, int64_t sk, int64_t d, const fn
                                      const double *k, const double *v, const double *bias, int64_t ldm,
                                      const double *kbias, const double *o, const double *go, const double *lse,
                                      double scale, int causal, double *dq, double *dk, double *dv, double *work);
+/* dst[p * ldd + j] = src[j * lds + p], j < nb, p < d: rows of K or V
+ * transposed (attn_body.inc). */
+typedef void fnn_attn_transpose_f32_t(int64_t nb, int64_t d, const float *src, int64_t lds, float *dst, int64_t ldd);
+typedef void fnn_attn_transpose_f64_t(int64_t nb, int64_t d, const double *src, int64_t lds, double *dst,
+                                      int64_t ldd);
 /* Query and key block sizes of the attention kernels. */
 #define FNN_ATTN_BR 64
 #define FNN_ATTN_BC 64
@@ -346,7 +351,7 @@ FNN_CONV_SIGS_(double, f64)
     K(gru_cell_fwd, fnn_gru_fwd) K(gru_cell_bwd, fnn_gru_bwd) K(embedding_bwd_row, fnn_row_acc)
 /* Attention, in attn/attn_body.inc. */
 #define FNN_ATTN_KERNELS(K)                                                                                     \
-    K(attn_fwd_block, fnn_attn_fwd_block) K(attn_bwd_head, fnn_attn_bwd_head)
+    K(attn_fwd_block, fnn_attn_fwd_block) K(attn_bwd_head, fnn_attn_bwd_head) K(attn_transpose, fnn_attn_transpose)
 
 typedef struct fnn_kernel_table {
     const char *isa;
