@@ -509,3 +509,62 @@ def test_tensors_copy_and_pickle_as_leaves_and_deleted_fields_never_crash():
     del t.requires_grad, t._acc
     assert t.requires_grad is None and not fastnn.autograd.needs_grad(t)
     assert (t * 2).grad_fn is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_gelu_linear_node_is_gelu_then_linear(dtype, threads):
+    """F._gelu_linear (one node, GELU's derivative applied in the input
+    gradient's GEMM) gives linear(gelu(z))'s output and gradients bit for
+    bit, also when z has another use whose gradient adds to it, and when
+    only the parameters need gradients."""
+    nt0 = fastnn.get_num_threads()
+    fastnn.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(7)
+        z0 = (rng.standard_normal((3, 50, 64)) * 2).astype(dtype)
+        w0, b0 = rng.standard_normal((24, 64)).astype(dtype), rng.standard_normal(24).astype(dtype)
+        g = rng.standard_normal((3, 50, 24)).astype(dtype)
+
+        def run(fused, other_use, input_grad=True):
+            z = fastnn.Tensor(z0.copy(), requires_grad=input_grad)
+            w, b = fastnn.Tensor(w0.copy(), requires_grad=True), fastnn.Tensor(b0.copy(), requires_grad=True)
+            y = F._gelu_linear(z, w, b) if fused else F.linear(F.gelu(z), w, b)
+            if other_use:
+                y = y + F.linear(z, w, b)
+            (y * fastnn.Tensor(g)).sum().backward()
+            return [y.data] + [t.grad for t in (z, w, b) if t.grad is not None]
+        for other_use in (False, True):
+            want, got = run(False, other_use), run(True, other_use)
+            assert len(got) == len(want) == 4
+            for x, r in zip(got, want):
+                assert x.dtype == dtype and x.tobytes() == r.tobytes()
+        want, got = run(False, False, False), run(True, False, False)
+        assert len(got) == len(want) == 3 and all(x.tobytes() == r.tobytes() for x, r in zip(got, want))
+    finally:
+        fastnn.set_num_threads(nt0)
+
+
+def test_transformer_feed_forward_is_one_node_when_gelu_has_no_dropout():
+    fastnn.manual_seed(8)
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, activation="gelu", batch_first=True)
+    h = fastnn.Tensor(np.ones((2, 5, 16), np.float32), requires_grad=True)
+    def last(layer):
+        return layer._ff_block(h, lambda t: t).grad_fn.name
+    assert last(layer) == "ActLinearBackward"
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.1, activation="gelu", batch_first=True)
+    assert last(layer) == "LinearBackward"  # dropout between GELU and linear2: two nodes
+    layer.eval()
+    assert last(layer) == "ActLinearBackward"
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, activation="relu", batch_first=True)
+    assert last(layer) == "LinearBackward"
+
+
+def test_gelu_linear_under_no_grad_records_nothing():
+    z = fastnn.Tensor(np.ones((4, 8), np.float32), requires_grad=True)
+    w = fastnn.Tensor(np.ones((3, 8), np.float32), requires_grad=True)
+    with fastnn.no_grad():
+        y = F._gelu_linear(z, w)
+    assert y.grad_fn is None and not y.requires_grad
+    with pytest.raises(ValueError, match="bias has shape"):
+        F._gelu_linear(z, w, fastnn.Tensor(np.ones(4, np.float32)))

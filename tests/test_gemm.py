@@ -560,3 +560,41 @@ def test_matmul_property(m, n, k, ta, tb, dt, alpha, beta, isa, threads, path):
         _C._gemm_test_flags(0)
         fastnn.set_isa(isa0)
         fastnn.set_num_threads(nt0)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_product_by_a_derivative_in_the_epilogue(env, isa):
+    """matmul_mul (fnn_gemm_mul_*): (a @ b) * d with the product by d in the
+    epilogue is the product of the plain GEMM and d, bit for bit, on every
+    driver path (several k blocks, the K split, the transposed store, the
+    few-column kernels, edge tiles) at 1 and 2 threads."""
+    rng = np.random.default_rng(21)
+    for dtype in DTYPES:
+        for m, n, k, tb in ((70, 200, 50, False), (64, 130, 1100, False), (32, 300, 90, True), (5, 40, 17, False),
+                            (300, 10, 40, False), (100, 100, 1500, False), (33, 70, 3, True), (1, 1, 1, False)):
+            a, b = rand(rng, (m, k), dtype), rand(rng, (n, k) if tb else (k, n), dtype)
+            d = rand(rng, (m, n), dtype)
+            d.flat[::7] = 0.0
+            for path in (0,) + PATHS:
+                for nt in (1, 2):
+                    env(isa, nt, path)
+                    want = _C.mul(_C.matmul(a, b, trans_b=tb), d)
+                    out = np.full((m, n), np.nan, dtype)
+                    got = _C.matmul_mul(a, b, d, out, tb)
+                    assert got is out and got.tobytes() == want.tobytes(), (isa, dtype, m, n, k, tb, path, nt)
+
+
+def test_product_by_a_derivative_checks():
+    a, b, d = np.ones((4, 3), np.float32), np.ones((3, 5), np.float32), np.ones((4, 5), np.float32)
+    assert _C.matmul_mul(a, b, d).shape == (4, 5)
+    assert _C.matmul_mul(np.ones((0, 3), np.float32), b, np.ones((0, 5), np.float32)).shape == (0, 5)
+    with pytest.raises(ValueError, match="do not match"):
+        _C.matmul_mul(a, b, np.ones((4, 4), np.float32))
+    with pytest.raises(TypeError, match="dtype mismatch"):
+        _C.matmul_mul(a, b, d.astype(np.float64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _C.matmul_mul(a, np.ones((5, 3), np.float32).T, d)
+    with pytest.raises(ValueError, match="overlaps"):
+        _C.matmul_mul(a, b, d, d)
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        _C.matmul_mul(a.astype(np.int64), b, d)

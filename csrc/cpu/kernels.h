@@ -163,11 +163,15 @@ static inline int64_t fnn_attn_work_elems(int64_t d) {
  * FNN_ACT_* code with parameter act_alpha.  trans: the tile computed is
  * that of C^T (a product run as B^T A^T), so the kernel stores element
  * (i, j) of its tile at c[j*ldc + i] and adds bias[i]: the same value
- * (one chain of multiply-adds, the same rounding of the epilogue). */
+ * (one chain of multiply-adds, the same rounding of the epilogue).
+ * mul (null: none; never with an act): the stored value is multiplied by
+ * the element of mul that lies where it lies in C, mul + (c - mul_c) for
+ * an element at c (mul has C's layout, mul_c is C's start). */
 #define FNN_GEMM_EPI_(T, DT)                                                   \
     typedef struct fnn_gemm_epi_##DT {                                         \
         T alpha, beta;                                                         \
         const T *bias;                                                         \
+        const T *mul, *mul_c;                                                  \
         int act;                                                               \
         int trans;                                                             \
         T act_alpha;                                                           \

@@ -318,8 +318,12 @@ cdef extern from "fastnn/fastnn.h" nogil:
                                            const int64_t *stride_grad_k, double *grad_v,
                                            const int64_t *stride_grad_v)
 
-    # ---- ABI 1.7: activation with its derivative, elementwise product
+    # ---- ABI 1.7: activation with its derivative, products by it
     int fnn_act_forward_grad_f32(int op, int64_t n, const float *x, float *y, float *dydx, float alpha)
     int fnn_act_forward_grad_f64(int op, int64_t n, const double *x, double *y, double *dydx, double alpha)
     int fnn_mul_f32(int64_t n, const float *a, const float *b, double alpha, float *y)
     int fnn_mul_f64(int64_t n, const double *a, const double *b, double alpha, double *y)
+    int fnn_gemm_mul_f32(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                         int64_t lda, const float *b, int64_t ldb, const float *d, float *c, int64_t ldc)
+    int fnn_gemm_mul_f64(char transa, char transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                         int64_t lda, const double *b, int64_t ldb, const double *d, double *c, int64_t ldc)

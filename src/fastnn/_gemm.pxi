@@ -106,6 +106,65 @@ cdef inline int _linear(real *kind, int64_t m, int64_t n, int64_t k, cnp.ndarray
     return rc
 
 
+def matmul_mul(cnp.ndarray a, cnp.ndarray b, cnp.ndarray d, out=None, bint trans_b=False):
+    """out = (a @ b) * d (b.T with trans_b) for 2-D C-contiguous a (m, k), b (k, n) (or (n, k)) and d (m, n)
+    of one dtype, the product by d in the GEMM's epilogue: the gradient
+    through an activation whose derivative d its forward saved.  out (m, n)
+    C-contiguous, or None to allocate it; it must not overlap a, b or d."""
+    cdef int tn = cnp.PyArray_TYPE(a)
+    if tn != cnp.NPY_FLOAT32 and tn != cnp.NPY_FLOAT64:
+        raise TypeError(f"matmul_mul: unsupported dtype {a.dtype}")
+    if cnp.PyArray_TYPE(b) != tn or cnp.PyArray_TYPE(d) != tn:
+        raise TypeError(f"matmul_mul: dtype mismatch {a.dtype}, {b.dtype}, {d.dtype}")
+    if cnp.PyArray_NDIM(a) != 2 or cnp.PyArray_NDIM(b) != 2 or cnp.PyArray_NDIM(d) != 2:
+        raise ValueError("matmul_mul: a, b and d must be 2-D")
+    cdef int64_t m = cnp.PyArray_DIM(a, 0), k = cnp.PyArray_DIM(a, 1), n = cnp.PyArray_DIM(b, 0 if trans_b else 1)
+    if cnp.PyArray_DIM(b, 1 if trans_b else 0) != k or cnp.PyArray_DIM(d, 0) != m or cnp.PyArray_DIM(d, 1) != n:
+        raise ValueError(f"matmul_mul: shapes {(<object>a).shape} @ {(<object>b).shape} * {(<object>d).shape} "
+                         f"do not match")
+    for t in (a, b, d):
+        if not _usable(<cnp.ndarray>t):
+            check_kind(t, "matmul_mul", "an array")
+            raise ValueError("matmul_mul: arrays must be C-contiguous")
+    cdef cnp.npy_intp dims[2]
+    cdef cnp.ndarray C
+    if out is None:
+        dims[0], dims[1] = m, n
+        C = cnp.PyArray_EMPTY(2, dims, tn, 0)
+    else:
+        C = _out_like(a, out)
+        if cnp.PyArray_TYPE(C) != tn or cnp.PyArray_NDIM(C) != 2 or cnp.PyArray_DIM(C, 0) != m \
+                or cnp.PyArray_DIM(C, 1) != n or not _usable(C) or not cnp.PyArray_ISWRITEABLE(C):
+            raise ValueError(f"matmul_mul: out must be a writeable C-contiguous {(m, n)} array of {a.dtype}")
+        _no_overlap((C,), (a, b, d), "matmul_mul")
+    if m == 0 or n == 0:
+        return C
+    cdef int rc
+    if tn == cnp.NPY_FLOAT32:
+        rc = _matmul_mul(F32, m, n, k, a, b, d, C, trans_b)
+    else:
+        rc = _matmul_mul(F64, m, n, k, a, b, d, C, trans_b)
+    check_rc(rc, "matmul_mul")
+    return C
+
+
+cdef inline int _matmul_mul(real *kind, int64_t m, int64_t n, int64_t k, cnp.ndarray a, cnp.ndarray b,
+                            cnp.ndarray d, cnp.ndarray c, bint trans_b) noexcept:
+    cdef const real *pa = <const real *>cnp.PyArray_DATA(a)
+    cdef const real *pb = <const real *>cnp.PyArray_DATA(b)
+    cdef const real *pd = <const real *>cnp.PyArray_DATA(d)
+    cdef real *pc = <real *>cnp.PyArray_DATA(c)
+    cdef int64_t ldk = max(1, k), ldn = max(1, n)
+    cdef char tb = b'T' if trans_b else b'N'
+    cdef int rc
+    with nogil:
+        if real is float:
+            rc = fnn_gemm_mul_f32(b'N', tb, m, n, k, 1.0, pa, ldk, pb, ldk if trans_b else ldn, pd, pc, ldn)
+        else:
+            rc = fnn_gemm_mul_f64(b'N', tb, m, n, k, 1.0, pa, ldk, pb, ldk if trans_b else ldn, pd, pc, ldn)
+    return rc
+
+
 def gemm_raw(transa, transb, int64_t m, int64_t n, int64_t k, double alpha, a, int64_t lda, b, int64_t ldb,
              double beta, c, int64_t ldc):
     """fnn_sgemm / fnn_dgemm with raw sizes and leading dimensions, returning

@@ -510,7 +510,7 @@ int fnn_attention_strided_backward_f64(int64_t b, int64_t heads, int64_t sq, int
                                        double *grad_q, const int64_t *stride_grad_q, double *grad_k,
                                        const int64_t *stride_grad_k, double *grad_v, const int64_t *stride_grad_v);
 
-/* ==== ABI 1.7: activation with its derivative, elementwise product ====== */
+/* ==== ABI 1.7: activation with its derivative, products by it ========== */
 /* y[i] = f(x[i]) as fnn_act_forward, and dydx[i] = f'(x[i]): what the op's
  * backward multiplies grad_out by, so grad_out[i] * dydx[i] is
  * fnn_act_backward's grad_in[i] bit for bit for every finite grad_out (but
@@ -524,6 +524,15 @@ int fnn_act_forward_grad_f64(int op, int64_t n, const double *x, double *y, doub
  * product).  y may be a or b, but must not otherwise overlap them. */
 int fnn_mul_f32(int64_t n, const float *a, const float *b, double alpha, float *y);
 int fnn_mul_f64(int64_t n, const double *a, const double *b, double alpha, double *y);
+/* C = (alpha op(A) op(B)) * D elementwise, D m x n with C's row stride ldc:
+ * the gradient through an activation whose derivative D the forward saved
+ * (fnn_act_forward_grad), multiplied in the product's epilogue rather than
+ * in a pass of its own.  Each element is fnn_mul's product of fnn_sgemm's
+ * (beta 0), bit for bit.  D must not overlap C.  Errors as fnn_sgemm. */
+int fnn_gemm_mul_f32(char transa, char transb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                     int64_t lda, const float *b, int64_t ldb, const float *d, float *c, int64_t ldc);
+int fnn_gemm_mul_f64(char transa, char transb, int64_t m, int64_t n, int64_t k, double alpha, const double *a,
+                     int64_t lda, const double *b, int64_t ldb, const double *d, double *c, int64_t ldc);
 
 #ifdef __cplusplus
 }

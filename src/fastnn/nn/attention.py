@@ -207,7 +207,13 @@ class _TransformerLayer(Module):
                          is_causal=causal)[0])
 
     def _ff_block(self, x, drop):
-        return drop(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        h = self.linear1(x)
+        if (self.activation is F.gelu and type(self.linear2) is Linear and type(self.dropout) is Dropout
+                and (self.dropout.p == 0 or not self.dropout.training)):
+            # GELU's output feeds linear2 alone: one node, GELU's derivative
+            # applied in linear2's input-gradient GEMM
+            return drop(F._gelu_linear(h, self.linear2.weight, self.linear2.bias))
+        return drop(self.linear2(self.dropout(self.activation(h))))
 
 
 class TransformerEncoderLayer(_TransformerLayer):

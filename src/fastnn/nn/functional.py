@@ -116,7 +116,7 @@ _LINEAR_ACTS = {None: _ACT_NONE, "relu": _RELU, "tanh": _TANH, "sigmoid": _SIGMO
 
 
 class LinearBackward(Node):
-    __slots__ = ("x2", "w", "weight", "bias", "y2", "act", "need_x", "xshape")
+    __slots__ = ("x2", "w", "weight", "bias", "y2", "act", "need_x", "xshape", "dx_mul")
     name = "LinearBackward"
 
     def backward(self, g):
@@ -128,10 +128,12 @@ class LinearBackward(Node):
         dx = None
         if self.need_x:
             dx = np.empty(x2.shape, x2.dtype)
-            if g2.shape[0]:
-                _C.matmul(g2, self.w, dx)
-            else:
+            if not g2.shape[0]:
                 dx.fill(0)
+            elif self.dx_mul is not None:
+                _C.matmul_mul(g2, self.w, self.dx_mul, dx)
+            else:
+                _C.matmul(g2, self.w, dx)
             dx = dx.reshape(self.xshape)
         dw = db = None
         weight = self.weight
@@ -158,13 +160,20 @@ class LinearBackward(Node):
         return dx, dw, db
 
     def release(self):
-        self.x2 = self.w = self.y2 = None
+        self.x2 = self.w = self.y2 = self.dx_mul = None
 
 
-def linear(input, weight, bias=None, activation=None):
-    """input @ weight.T + bias, weight (out_features, in_features), input
-    (..., in_features).  activation "relu", "tanh" or "sigmoid" is applied
-    in the GEMM's epilogue (and its backward beside the weight GEMM)."""
+class ActLinearBackward(LinearBackward):
+    """linear(act(z)) as one node, whose input is z: its input gradient
+    (g W) is multiplied by act'(z), which the forward saved (dx_mul), in the
+    GEMM's epilogue, where an activation node would make a pass of its own;
+    the same bits."""
+    __slots__ = ()
+    name = "ActLinearBackward"
+
+
+def _linear_operands(input, weight, bias):
+    """weight, input and bias as arrays, checked against each other."""
     w = _w(weight)
     x = _in(input, "linear", "input", w.dtype)
     b = _w(bias)
@@ -174,6 +183,23 @@ def linear(input, weight, bias=None, activation=None):
     if b is not None and (b.shape != (w.shape[0],) or b.dtype != w.dtype):
         raise ValueError(f"linear: bias has shape {b.shape} and dtype {b.dtype}; expected ({w.shape[0]},) "
                          f"and {w.dtype} for weight {w.shape}")
+    return w, x, b
+
+
+def _linear_node(node, input, weight, bias, x2, w, xshape, y):
+    """Records a linear layer's node (its act, y2 and dx_mul already set)."""
+    node.x2, node.w = x2, w
+    node.weight = weight if isinstance(weight, Tensor) else None
+    node.bias = bias if isinstance(bias, Tensor) else None
+    node.need_x, node.xshape = _rg(input), xshape
+    return record(node, (_t(input), node.weight, node.bias), y)
+
+
+def linear(input, weight, bias=None, activation=None):
+    """input @ weight.T + bias, weight (out_features, in_features), input
+    (..., in_features).  activation "relu", "tanh" or "sigmoid" is applied
+    in the GEMM's epilogue (and its backward beside the weight GEMM)."""
+    w, x, b = _linear_operands(input, weight, bias)
     act = _LINEAR_ACTS.get(activation)
     if act is None:
         raise ValueError(f"linear: unknown activation {activation!r}; choose one of {list(_LINEAR_ACTS)}")
@@ -184,12 +210,23 @@ def linear(input, weight, bias=None, activation=None):
     if not needs_grad(input, weight, bias):
         return wrap(y)
     node = LinearBackward()
-    node.x2, node.w, node.act, node.y2 = x2, w, act, (y2 if act != _ACT_NONE else None)
-    node.weight = weight if isinstance(weight, Tensor) else None
-    node.bias = bias if isinstance(bias, Tensor) else None
-    node.need_x = _rg(input)
-    node.xshape = x.shape
-    return record(node, (_t(input), node.weight, node.bias), y)
+    node.act, node.y2, node.dx_mul = act, (y2 if act != _ACT_NONE else None), None
+    return _linear_node(node, input, weight, bias, x2, w, x.shape, y)
+
+
+def _gelu_linear(input, weight, bias=None):
+    """linear(gelu(input), weight, bias) as one node (ActLinearBackward) for
+    layers whose activation output no one else sees (the feed-forward block
+    of the Transformer layers): the same values and gradients, bit for bit,
+    with GELU's derivative applied in the input gradient's GEMM."""
+    if not (needs_grad(input) and _rg(input)):
+        return linear(gelu(input), weight, bias)
+    w, z, b = _linear_operands(input, weight, bias)
+    a2, d2 = _C.act_forward_grad(_GELU, np.ascontiguousarray(z.reshape(-1, z.shape[-1])), None, None, 0.0)
+    y = _C.linear(a2, w, b, None, _ACT_NONE, 0.0).reshape(z.shape[:-1] + (w.shape[0],))
+    node = ActLinearBackward()
+    node.act, node.y2, node.dx_mul = _ACT_NONE, None, d2
+    return _linear_node(node, input, weight, bias, a2, w, z.shape, y)
 
 
 # ---------------------------------------------------------------- activations
