@@ -238,15 +238,16 @@ _ACT_NODE_NAMES = {_C.ACT_RELU: "ReluBackward", _C.ACT_LEAKY_RELU: "LeakyReluBac
 
 class ActBackward(Node):
     """The backward from what the forward saved: x or y (op's own backward
-    kernel), or the derivative itself (a product, `derivative` set)."""
-    __slots__ = ("op", "saved", "alpha", "derivative")
+    kernel), or, for the ops of _DERIVATIVE_IN_FORWARD, the derivative
+    itself (a product)."""
+    __slots__ = ("op", "saved", "alpha")
 
     @property
     def name(self):
         return _ACT_NODE_NAMES[self.op]
 
     def backward(self, g):
-        if self.derivative:
+        if self.op in _DERIVATIVE_IN_FORWARD:
             return (_C.mul(_contig(g), self.saved),)
         return (_C.act_backward(self.op, _contig(g), self.saved, None, self.alpha),)
 
@@ -266,8 +267,7 @@ def _act(op, x, alpha, save_output, name):
         return wrap(_C.act_forward(op, a, None, alpha))
     node = ActBackward()
     node.op, node.alpha = op, alpha
-    node.derivative = op in _DERIVATIVE_IN_FORWARD
-    if node.derivative:
+    if op in _DERIVATIVE_IN_FORWARD:
         y, node.saved = _C.act_forward_grad(op, a, None, None, alpha)
     else:
         y = _C.act_forward(op, a, None, alpha)
