@@ -15,8 +15,8 @@
  *     that is never packed (strides above 1: the padded planes split by
  *     stride phase, so that each tap is still at a fixed offset; see
  *     phase_planes).  At most 16 filters per group: gemm_taps_small
- *     (register blocks of <= 8 filters over all taps); more: gemm_taps
- *     (the GEMM's MR-filter register tile, taps in blocks).  Grad-input is
+ *     (register blocks of <= 8 filters over all taps); more: the GEMM
+ *     engine's taps (its MR-filter register tile, taps in blocks).  Grad-input is
  *     the forward of the padded dY with the flipped, transposed filters
  *     (one driver, flat, runs both);
  *     grad-weight (gemm_taps_dot, dot products along the plane) only for few

@@ -198,7 +198,7 @@ typedef struct fnn_gemm_info {
     int kc, mc, nc;
     int kc_large;          /* k block of the products from 2^27 multiply-adds */
     int kc_packed_b;       /* k block of a B packed once for many products (the recurrent step's) */
-    int kc_taps;           /* taps per block of gemm_taps (its weights are packed per block) */
+    int kc_taps;           /* taps per k block of the flat convolutions (their weights are packed per block) */
     int nc_panels;         /* NR micro-panels in a B panel a thread packs for itself (convolution's items) */
     int mc_scatter;        /* rows of a product computed into a buffer, then scattered (col2im) */
     int pack_strided_at_k; /* see GEMM_PACK_STRIDED_AT_K in gemm_body.inc */
@@ -228,7 +228,8 @@ typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
      *   gemm_ukr_cm: A's columns contiguous (rs_a 1), mr x nr <= cm_mr x cm_nr, whole k;         \
      *   gemm_ukr_dot: A's rows and B's columns contiguous (cs_a 1, rs_b 1), mr x nr <= dot_mr x   \
      *     dot_nr, whole k.                                                                        \
-     * bpk, pf and pf_rs are gemm_ukr_stream's alone. */                                          \
+     * bpk, pf and pf_rs are gemm_ukr_stream's alone.  boff (gemm_ukr, A packed, rs_b 0): B's row   \
+     * p at b + boff[p] (a convolution's taps over a flat plane, read in place), else p*rs_b. */   \
     typedef struct fnn_gemm_tile_##DT {                                                            \
         int64_t kc, mr, nr;                                                                        \
         const T *a;                                                                                \
@@ -240,6 +241,7 @@ typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
         T *bpk;                                                                                    \
         const T *pf;                                                                               \
         int64_t pf_rs;                                                                             \
+        const int64_t *boff;                                                                       \
     } fnn_gemm_tile_##DT;                                                                          \
     typedef void fnn_gemm_ukr_##DT##_t(const fnn_gemm_tile_##DT *t, const fnn_gemm_epi_##DT *e);  \
     typedef void fnn_gemm_pack_a_##DT##_t(int64_t mc, int64_t kc, const T *a, int64_t rs_a,          \
@@ -252,9 +254,6 @@ typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
     /* y[k*ldy + j] = sum_t w(k, t) x[off[t] + j], k < kb (few), j < ncols */                       \
     typedef void fnn_gemm_taps_small_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off,          \
                                               const T *w, const T *x, int64_t ncols, T *y, int64_t ldy); \
-    /* the same, W in gemm_pack_a panels per kc_taps taps (gemm_info) */                              \
-    typedef void fnn_gemm_taps_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off, const T *w,    \
-                                        const T *x, int64_t ncols, T *y, int64_t ldy);               \
     /* out[k*ldo + t] += sum_j dy[k*lddy + j] x[off[t] + j] */                                      \
     typedef void fnn_gemm_taps_dot_##DT##_t(int64_t kb, int64_t ntaps, const int64_t *off,            \
                                             const T *dy, int64_t lddy, const T *x, int64_t ncols,    \
@@ -268,7 +267,7 @@ FNN_GEMM_SIGS_(double, f64)
 #define FNN_GEMM_KERNELS(K) K(gemm_info, fnn_gemm_info) K(gemm_ukr, fnn_gemm_ukr) \
     K(gemm_ukr_stream, fnn_gemm_ukr)                                                        \
     K(gemm_ukr_cm, fnn_gemm_ukr) K(gemm_ukr_dot, fnn_gemm_ukr) K(gemm_pack_a, fnn_gemm_pack_a) K(gemm_pack_b, fnn_gemm_pack_b) K(gemm_ksum, fnn_gemm_ksum) \
-    K(gemm_taps_pack, fnn_gemm_taps_pack) K(gemm_taps_small, fnn_gemm_taps_small) K(gemm_taps, fnn_gemm_taps)   \
+    K(gemm_taps_pack, fnn_gemm_taps_pack) K(gemm_taps_small, fnn_gemm_taps_small)   \
     K(gemm_taps_dot, fnn_gemm_taps_dot)
 
 /* Convolution (conv/conv_body.inc).  The geometry of one group of one image:
