@@ -228,8 +228,9 @@ typedef void fnn_gemm_info_f64_t(fnn_gemm_info *info);
      *   gemm_ukr_cm: A's columns contiguous (rs_a 1), mr x nr <= cm_mr x cm_nr, whole k;         \
      *   gemm_ukr_dot: A's rows and B's columns contiguous (cs_a 1, rs_b 1), mr x nr <= dot_mr x   \
      *     dot_nr, whole k.                                                                        \
-     * bpk, pf and pf_rs are gemm_ukr_stream's alone.  boff (gemm_ukr, A packed, rs_b 0): B's row   \
-     * p at b + boff[p] (a convolution's taps over a flat plane, read in place), else p*rs_b. */   \
+     * bpk, pf and pf_rs are gemm_ukr_stream's alone.  boff: B's row p at b + boff[p] (gemm_ukr,  \
+     * A packed, rs_b 0), or its column j at b + boff[j] (gemm_taps_dot's tiles): a convolution's   \
+     * taps over a flat plane, read in place. */                                                  \
     typedef struct fnn_gemm_tile_##DT {                                                            \
         int64_t kc, mr, nr;                                                                        \
         const T *a;                                                                                \
