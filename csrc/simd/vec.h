@@ -51,6 +51,9 @@
 #define v_store VS(store)
 #define v_load_part VS(load_part)
 #define v_store_part VS(store_part)
+/* lanes at or past n set to 0 (a tail's sum without reloading its store,
+ * which a masked load cannot take from the store buffer) */
+#define v_keep_part VS(keep_part)
 #define v_set1 VS(set1)
 #define v_add VS(add)
 #define v_sub VS(sub)

@@ -58,6 +58,12 @@ static inline __m256 vs_f32_load_part(const float *p, int64_t n) { return _mm256
 static inline void vs_f32_store_part(float *p, __m256 v, int64_t n) { _mm256_maskstore_ps(p, fnn_avx2_tail_mask32(n), v); }
 static inline __m256d vs_f64_load_part(const double *p, int64_t n) { return _mm256_maskload_pd(p, fnn_avx2_tail_mask64(n)); }
 static inline void vs_f64_store_part(double *p, __m256d v, int64_t n) { _mm256_maskstore_pd(p, fnn_avx2_tail_mask64(n), v); }
+static inline __m256 vs_f32_keep_part(__m256 v, int64_t n) {
+    return _mm256_and_ps(v, _mm256_castsi256_ps(fnn_avx2_tail_mask32(n)));
+}
+static inline __m256d vs_f64_keep_part(__m256d v, int64_t n) {
+    return _mm256_and_pd(v, _mm256_castsi256_pd(fnn_avx2_tail_mask64(n)));
+}
 
 /* a / b through the reciprocal estimate and Newton steps: within an ulp of
  * the quotient (not always correctly rounded) for finite a and finite,

@@ -19,6 +19,7 @@
     static inline void vs_##S##_store_part(T *p, V v, int64_t n) {                                   \
         _mm512_mask_storeu_##X(p, fnn_avx512_tail_##S(n), v);                                        \
     }                                                                                                \
+    static inline V vs_##S##_keep_part(V v, int64_t n) { return _mm512_maskz_mov_##X(fnn_avx512_tail_##S(n), v); } \
     static inline V vs_##S##_set1(T s) { return _mm512_set1_##X(s); }                                \
     static inline V vs_##S##_add(V a, V b) { return _mm512_add_##X(a, b); }                          \
     static inline V vs_##S##_sub(V a, V b) { return _mm512_sub_##X(a, b); }                          \

@@ -8,6 +8,7 @@
 #undef v_store
 #undef v_load_part
 #undef v_store_part
+#undef v_keep_part
 #undef v_set1
 #undef v_add
 #undef v_sub

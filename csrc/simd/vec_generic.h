@@ -15,6 +15,7 @@
     static inline void vs_##S##_store(T *p, T v) { *p = v; }                                   \
     static inline T vs_##S##_load_part(const T *p, int64_t n) { return n > 0 ? *p : (T)0; }    \
     static inline void vs_##S##_store_part(T *p, T v, int64_t n) { if (n > 0) *p = v; }        \
+    static inline T vs_##S##_keep_part(T v, int64_t n) { return n > 0 ? v : (T)0; }            \
     static inline T vs_##S##_set1(T s) { return s; }                                          \
     static inline T vs_##S##_add(T a, T b) { return a + b; }                                   \
     static inline T vs_##S##_sub(T a, T b) { return a - b; }                                   \
