@@ -9,6 +9,7 @@ ISA the compiler cannot target.
 import importlib.util
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,9 @@ PROBES = {
 
 
 def _compiler():
-    return os.environ.get("CC", "cc")
+    """The compiler command as a list: CC may hold a wrapper and its
+    compiler ("ccache gcc"), as distutils allows."""
+    return shlex.split(os.environ.get("CC", "cc"))
 
 
 def probe(target, body):
@@ -42,7 +45,7 @@ def probe(target, body):
         with open(path, "w") as f:
             f.write(src)
         try:
-            r = subprocess.run([_compiler(), "-O2", "-c", path, "-o", os.path.join(d, "probe.o")],
+            r = subprocess.run(_compiler() + ["-O2", "-c", path, "-o", os.path.join(d, "probe.o")],
                                capture_output=True)
         except OSError:
             return False
