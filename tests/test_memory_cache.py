@@ -40,6 +40,32 @@ def test_new_blocks_start_on_a_cache_line():
     assert [a.ctypes.data % 64 for a in arrays] == [0] * len(arrays)
     assert np.empty((300, 999)).ctypes.data % 64 == 0
 
+def _vm_flags_at(addr):
+    """The VmFlags of the mapping of this process that holds addr."""
+    start = None
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                start = lo if lo <= addr < hi else None
+            elif start is not None and head == "VmFlags:":
+                return line.split()[1:]
+    return None
+
+
+@pytest.mark.skipif(not os.path.exists("/sys/kernel/mm/transparent_hugepage/enabled"),
+                    reason="no transparent huge pages on this OS")
+def test_large_blocks_are_advised_huge_pages_as_numpy_advises_its_own():
+    # NumPy's own handler asks for huge pages for its large arrays; the
+    # cache replacing it must not take that away (a large product's operands
+    # and output in 4 KB pages outnumber the TLB)
+    a = np.empty(4 * BIG + 3, np.float32)  # 16 MiB and a bit: new, not a kept block
+    assert a.ctypes.data % (2 << 20) == 0
+    flags = _vm_flags_at(a.ctypes.data)
+    assert flags is not None and "hg" in flags, flags
+
+
 def test_a_freed_block_is_handed_out_again_for_the_same_size():
     fnn_blocks = [np.empty(BIG + 7) for _ in range(80)]  # more than the limit: older blocks make room
     del fnn_blocks

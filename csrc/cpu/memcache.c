@@ -1,5 +1,6 @@
 /* The cache of large freed blocks (memcache.h). */
 #include "cpu/memcache.h"
+#include "cpu/workspace.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -69,10 +70,7 @@ static void *fnn_memcache_take(size_t size) {
  * threads' output ranges, cut at multiples of 64 bytes, each share a line
  * with the next range (with every row of C, when threads take column
  * slices of a GEMM). */
-static void *fnn_memcache_new(size_t size) {
-    void *p = 0;
-    return posix_memalign(&p, 64, size) == 0 ? p : 0;
-}
+static void *fnn_memcache_new(size_t size) { return fnn_alloc_lines(size); }
 
 void *fnn_memcache_malloc(void *ctx, size_t size) {
     (void)ctx;

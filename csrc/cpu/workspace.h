@@ -10,6 +10,11 @@ typedef struct fnn_workspace {
     size_t bytes;
 } fnn_workspace;
 
+/* A block of `bytes` on a cache line (free() releases it); from 2 MB on
+ * 2 MB-aligned and, where the OS has them, in huge pages. NULL when the
+ * allocation fails. */
+void *fnn_alloc_lines(size_t bytes);
+
 /* At least `bytes` from ws (grown, old contents dropped, when too small);
  * NULL when the allocation fails. */
 void *fnn_workspace_get(fnn_workspace *ws, size_t bytes);
