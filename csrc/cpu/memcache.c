@@ -65,18 +65,11 @@ static void *fnn_memcache_take(size_t size) {
     return p;
 }
 
-/* A new block on a cache line: malloc's large blocks start 16 bytes into
- * one, so every vector load of a kernel straddles two lines, and the
- * threads' output ranges, cut at multiples of 64 bytes, each share a line
- * with the next range (with every row of C, when threads take column
- * slices of a GEMM). */
-static void *fnn_memcache_new(size_t size) { return fnn_alloc_lines(size); }
-
 void *fnn_memcache_malloc(void *ctx, size_t size) {
     (void)ctx;
     if (size < FNN_MEMCACHE_MIN) return fnn_memcache_fallback.malloc(fnn_memcache_fallback.ctx, size);
     void *p = fnn_memcache_take(size);
-    return p ? p : fnn_memcache_new(size);
+    return p ? p : fnn_alloc_lines(size); /* a new block */
 }
 
 void *fnn_memcache_calloc(void *ctx, size_t nelem, size_t elsize) {

@@ -10,9 +10,12 @@ typedef struct fnn_workspace {
     size_t bytes;
 } fnn_workspace;
 
-/* A block of `bytes` on a cache line (free() releases it); from 2 MB on
- * 2 MB-aligned and, where the OS has them, in huge pages. NULL when the
- * allocation fails. */
+/* A block of `bytes` on a cache line (free() releases it): malloc's large
+ * blocks start 16 bytes into one, so every vector load of a kernel would
+ * straddle two lines, and threads' output ranges, cut at multiples of 64
+ * bytes, would each share a line with the next.  From 2 MB on 2 MB-aligned
+ * and, where the OS has them, in huge pages.  NULL when the allocation
+ * fails.  The memory cache's new blocks and the workspaces come from it. */
 void *fnn_alloc_lines(size_t bytes);
 
 /* At least `bytes` from ws (grown, old contents dropped, when too small);
